@@ -1,0 +1,82 @@
+"""Decision stage as Dagster assets: every decision becomes logged, allowed state transitions."""
+
+from collections import Counter
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    asset,
+    asset_check,
+)
+from dagster_duckdb import DuckDBResource
+
+from assets.decisions.rules_version import rules_version
+from assets.decisions.state_machine import (
+    append_transitions,
+    current_states,
+    find_disallowed_logged_transitions,
+    load_allowed_transitions,
+    plan_transitions,
+    read_transition_rows,
+)
+from dagster_project.dbt import dbt_model_key
+from dagster_project.settings import DBT_PROJECT_DIR, Settings
+
+STATE_LOG_KEY = AssetKey(["ops", "lead_state_log"])
+PIPELINE_ACTOR = "leadops-pipeline"
+
+
+def _allowed_transitions(con):
+    return load_allowed_transitions(read_transition_rows(con))
+
+
+@asset(
+    key=STATE_LOG_KEY,
+    deps=[dbt_model_key("lead_decisions"), dbt_model_key("lead_state_transitions")],
+    group_name="decisions",
+    kinds={"python", "duckdb"},
+    description=(
+        "Append-only log of lead state transitions (from, to, at, actor, evidence, rules version);"
+        " the writer refuses any transition rules.lead_state_transitions does not allow."
+    ),
+)
+def lead_state_log(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
+    version = rules_version(DBT_PROJECT_DIR, Settings.from_env().policy_dir)
+    with warehouse.get_connection() as con:
+        table = _allowed_transitions(con)
+        states = current_states(con)
+        decisions = con.execute("select * from marts.lead_decisions order by first_received_at, lead_id").df()
+        transitions = [
+            transition
+            for decision in decisions.to_dict("records")
+            for transition in plan_transitions(states.get(decision["lead_id"]), decision, table=table)
+        ]
+        appended = append_transitions(con, transitions, table, actor=PIPELINE_ACTOR, rules_version=version)
+        by_state = Counter(current_states(con).values())
+    return MaterializeResult(
+        metadata={
+            "appended_transitions": appended,
+            "rules_version": version,
+            **{f"leads_{state}": int(count) for state, count in sorted(by_state.items())},
+        }
+    )
+
+
+@asset_check(
+    asset=STATE_LOG_KEY,
+    name="only_allowed_transitions_logged",
+    blocking=True,
+    description="Audits the whole log against rules.lead_state_transitions (allowed pairs and evidence).",
+)
+def only_allowed_transitions_logged(
+    context: AssetCheckExecutionContext, warehouse: DuckDBResource
+) -> AssetCheckResult:
+    with warehouse.get_connection() as con:
+        violations = find_disallowed_logged_transitions(con, _allowed_transitions(con))
+    return AssetCheckResult(
+        passed=not violations,
+        metadata={"violations": len(violations), "examples": str(violations[:5])},
+    )

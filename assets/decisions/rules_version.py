@@ -1,0 +1,27 @@
+"""A short, stable fingerprint of the routing policy in force, stamped on every state transition.
+
+It hashes the contents (not the mtimes) of the policy seeds, the shared seeds and the rule SQL, so two
+machines running the same commit and policy folder log the same version, and any analyst edit changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+_RULE_FOLDERS = ("seeds", "models/intermediate", "models/marts", "macros")
+
+
+def rules_version(dbt_project_dir: Path, policy_dir: str) -> str:
+    digest = hashlib.sha256()
+    policy_path = Path(policy_dir)
+    if not policy_path.is_absolute():
+        policy_path = dbt_project_dir / policy_path
+    roots = [dbt_project_dir / folder for folder in _RULE_FOLDERS] + [policy_path]
+    for root in roots:
+        if not root.exists():
+            continue
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".sql", ".csv", ".yml"}):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

@@ -1,0 +1,107 @@
+"""The dbt project as Dagster assets: analysts' rules (seeds + SQL) become lineage and blocking checks.
+
+`prepare_if_dev` only builds the manifest under `dagster dev`; the CLI, the daemon's code server, tests and
+CI import these definitions too, so the manifest is (re)built here whenever it is missing, older than any
+file of the dbt project, or was parsed for another routing policy folder.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from dagster_project.settings import DBT_PROJECT_DIR, load_settings
+
+_PROJECT_FILE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
+_STAMP_NAME = "leadops_manifest.stamp"
+
+
+def _project_fingerprint(project_dir: Path, policy_dir: str) -> str:
+    """Names, sizes and mtimes of every file that shapes the manifest, plus the chosen policy folder."""
+    digest = hashlib.sha256(policy_dir.encode())
+    for folder in ("models", "seeds", "macros", "tests", "policies", "snapshots", "analyses"):
+        root = project_dir / folder
+        if not root.exists():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.suffix in _PROJECT_FILE_SUFFIXES and path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(project_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for name in ("dbt_project.yml", "profiles.yml", "packages.yml"):
+        path = project_dir / name
+        if path.exists():
+            digest.update(f"{name}:{path.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def ensure_manifest(project: DbtProject, policy_dir: str) -> Path:
+    """Run `dbt parse` when the manifest is missing or stale; return the manifest path."""
+    stamp = project.target_path / _STAMP_NAME
+    fingerprint = _project_fingerprint(Path(project.project_dir), policy_dir)
+    if project.manifest_path.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return project.manifest_path
+    dbt_executable = Path(sys.executable).parent / "dbt"
+    command = [str(dbt_executable) if dbt_executable.exists() else "dbt", "parse", "--quiet"]
+    completed = subprocess.run(
+        [*command, "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)],
+        cwd=project.project_dir,
+        env={**os.environ, "LEADOPS_POLICY_DIR": policy_dir},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0 or not project.manifest_path.exists():
+        raise RuntimeError(
+            "dbt parse failed; fix the dbt project before loading LeadOps:\n"
+            + (completed.stdout + completed.stderr).strip()
+        )
+    stamp.write_text(fingerprint)
+    return project.manifest_path
+
+
+class LeadOpsDbtTranslator(DagsterDbtTranslator):
+    """Groups dbt nodes by layer so the UI reads landing → staging → intermediate → marts."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = self.get_resource_props(manifest, unique_id)
+        if node["resource_type"] == "source":
+            return spec
+        layer = "rules" if node["resource_type"] == "seed" else node["fqn"][1]
+        return spec.replace_attributes(group_name=f"dbt_{layer}")
+
+
+settings = load_settings()
+leadops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+ensure_manifest(leadops_dbt_project, settings.policy_dir)
+dbt_translator = LeadOpsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=leadops_dbt_project.manifest_path,
+    project=leadops_dbt_project,
+    dagster_dbt_translator=dbt_translator,
+    name="leadops_dbt_models",
+)
+def leadops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """One `dbt build` per run: seeds, models and their tests; an error-severity test failure blocks outbound."""
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def dbt_model_key(model_name: str) -> AssetKey:
+    """The asset key of a dbt model or seed by name (keys carry the custom schema, e.g. marts/...)."""
+    from dagster_dbt import get_asset_key_for_model
+
+    return get_asset_key_for_model([leadops_dbt_models], model_name)

@@ -1,0 +1,45 @@
+"""Watches the landing zone: one run per batch of newly landed files, never the same batch twice.
+
+The cursor is the set of file names already handed to a run that are still in the landing zone (ingest
+archives a file once it is in the warehouse, so the set stays small). A name-based cursor, unlike an mtime
+watermark, cannot miss a file whose producer wrote it before an earlier file but renamed it in after.
+The sensor reads only the landing folder, never the warehouse: the run is the warehouse's only user.
+"""
+
+import hashlib
+import json
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+
+from dagster_project.jobs import process_leads_job
+from dagster_project.resources.landing import LandingZone
+from dagster_project.settings import Settings
+
+
+def batch_run_key(files: list[tuple[str, int, int]]) -> str:
+    """Same files (name, size, mtime) → same key, so Dagster drops a repeated request."""
+    digest = hashlib.sha256(json.dumps(sorted(files)).encode()).hexdigest()[:16]
+    return f"landing-{digest}"
+
+
+@sensor(
+    job=process_leads_job,
+    minimum_interval_seconds=Settings.from_env().sensor_interval_seconds,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Launches process_leads for each new batch of *.jsonl files in the landing zone.",
+)
+def new_leads_sensor(context: SensorEvaluationContext, landing: LandingZone):
+    landed = landing.pending_files()
+    handed_over = set(json.loads(context.cursor)) if context.cursor else set()
+    present = {path.name for path in landed}
+    new_files = [path for path in landed if path.name not in handed_over]
+    if not new_files:
+        context.update_cursor(json.dumps(sorted(handed_over & present)))
+        return SkipReason(f"no new files in {landing.directory} ({len(present)} still being processed)")
+    stats = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in new_files]
+    context.update_cursor(json.dumps(sorted((handed_over & present) | {path.name for path in new_files})))
+    return RunRequest(
+        run_key=batch_run_key(stats),
+        run_config={"ops": {"raw_inbound_events": {"config": {"files": [name for name, _, _ in stats]}}}},
+        tags={"leadops/files": str(len(new_files))},
+    )

@@ -1,0 +1,18 @@
+"""Every test runs against a throw-away data home: no test touches a user's .leadops folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before any LeadOps module is imported: the definitions read the data home at import time.
+_SESSION_HOME = tempfile.mkdtemp(prefix="leadops-test-home-")
+os.environ["LEADOPS_HOME"] = _SESSION_HOME
+os.environ["DAGSTER_HOME"] = os.path.join(_SESSION_HOME, "dagster")
+os.environ.setdefault("LEADOPS_POLICY_DIR", "policies/default")
+for name, value in {
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+}.items():
+    os.environ[name] = value

@@ -1,0 +1,53 @@
+"""The one Definitions object loads, and its asset and check keys match the reviewed snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import Definitions
+
+SNAPSHOT = Path(__file__).parent / "definitions_keys.txt"
+
+
+def current_keys() -> list[str]:
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    assets = [f"asset {key.to_user_string()}" for key in graph.get_all_asset_keys()]
+    checks = [f"check {key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys]
+    return sorted(assets + checks)
+
+
+def test_definitions_load():
+    from dagster_project.definitions import defs
+
+    Definitions.validate_loadable(defs)
+
+
+def test_asset_and_check_keys_match_the_snapshot():
+    """A hand-written key that misses a dbt key creates a stray asset silently; this makes it loud.
+
+    After an intended change: `python -c "import tests.test_definitions as t; t.write_snapshot()"`.
+    """
+    assert current_keys() == SNAPSHOT.read_text().split("\n")[:-1]
+
+
+def test_every_dependency_is_materialized_by_this_code_location():
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    external = {key.to_user_string() for key in graph.get_all_asset_keys() if not graph.get(key).is_materializable}
+    assert external == {"landing_zone"}
+
+
+def test_job_runs_everything_but_external_assets():
+    from dagster_project.definitions import defs
+
+    job = defs.resolve_job_def("process_leads")
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    for required in ("raw_inbound_events", "marts/lead_decisions", "ops/lead_state_log", "ops/crm_writes"):
+        assert required in selected
+
+
+def write_snapshot() -> None:
+    SNAPSHOT.write_text("\n".join(current_keys()) + "\n")
