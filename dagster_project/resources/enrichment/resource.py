@@ -1,0 +1,137 @@
+"""The Dagster resource the enrichment stage calls: `enrich([(domain, company_name), ...])`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
+
+from dagster_project.resources.enrichment.cache import EnrichmentCache
+from dagster_project.resources.enrichment.http_provider import HttpEnrichmentProvider
+from dagster_project.resources.enrichment.port import EnrichmentProvider
+from dagster_project.resources.enrichment.reference_file import ReferenceFileProvider
+from dagster_project.resources.enrichment.waterfall import (
+    EnrichmentRequest,
+    EnrichmentResult,
+    RetryPolicy,
+    Waterfall,
+)
+
+REFERENCE_FILE = "reference_file"
+HTTP_VENDOR = "http_vendor"
+KNOWN_PROVIDERS = (REFERENCE_FILE, HTTP_VENDOR)
+
+
+class EnrichmentResource(ConfigurableResource):
+    """Firmographics for inbound leads through a provider waterfall, with a TTL cache."""
+
+    provider_order: list[str] = Field(
+        default=[REFERENCE_FILE],
+        description=f"Providers asked in this order; each one of {', '.join(KNOWN_PROVIDERS)}.",
+    )
+    reference_file_path: str | None = Field(
+        default=None,
+        description="Firmographics reference CSV (domain,name,country,employees,industry,confidence).",
+    )
+    http_base_url: str | None = Field(
+        default=None, description="Vendor API base; GET {base}/companies?domain="
+    )
+    http_token_env_var: str = Field(
+        default="LEADOPS_ENRICHMENT_TOKEN",
+        description="Name of the environment variable holding the vendor token.",
+    )
+    http_timeout_seconds: float = 5.0
+    http_max_requests_per_second: float = 5.0
+    http_max_retry_after_seconds: float = Field(
+        default=30.0, description="A 429 Retry-After up to this long is waited out; longer parks the lead."
+    )
+    confidence_threshold: float = Field(
+        default=0.7, description="Answers below this are low_confidence and never used for segmenting."
+    )
+    cache_path: str | None = Field(default=None, description="SQLite cache file; unset turns caching off.")
+    positive_ttl_hours: float = 24 * 30
+    negative_ttl_hours: float = 24 * 7
+    retry_base_delay_seconds: float = 60.0
+    retry_max_delay_seconds: float = 6 * 3600.0
+    retry_deadline_hours: float = Field(
+        default=48.0, description="After this long since the first try, a failing lead is deadline_passed."
+    )
+
+    _waterfall: Waterfall | None = PrivateAttr(default=None)
+
+    def build_providers(self) -> list[EnrichmentProvider]:
+        unknown = [name for name in self.provider_order if name not in KNOWN_PROVIDERS]
+        if unknown:
+            raise ValueError(f"unknown enrichment provider(s) {unknown}; known: {', '.join(KNOWN_PROVIDERS)}")
+        providers: list[EnrichmentProvider] = []
+        for name in self.provider_order:
+            if name == REFERENCE_FILE:
+                if not self.reference_file_path:
+                    raise ValueError("provider reference_file needs reference_file_path")
+                providers.append(ReferenceFileProvider(self.reference_file_path, name=REFERENCE_FILE))
+            else:
+                if not self.http_base_url:
+                    raise ValueError("provider http_vendor needs http_base_url")
+                providers.append(
+                    HttpEnrichmentProvider(
+                        self.http_base_url,
+                        token_env_var=self.http_token_env_var,
+                        name=HTTP_VENDOR,
+                        timeout_seconds=self.http_timeout_seconds,
+                        max_requests_per_second=self.http_max_requests_per_second,
+                        max_retry_after_seconds=self.http_max_retry_after_seconds,
+                    )
+                )
+        return providers
+
+    def _get_waterfall(self) -> Waterfall:
+        # Built once per resource instance: the reference file is parsed once and the HTTP client keeps
+        # its connections across the leads of a run.
+        if self._waterfall is None:
+            cache = (
+                EnrichmentCache(
+                    self.cache_path,
+                    positive_ttl=timedelta(hours=self.positive_ttl_hours),
+                    negative_ttl=timedelta(hours=self.negative_ttl_hours),
+                )
+                if self.cache_path
+                else None
+            )
+            self._waterfall = Waterfall(
+                self.build_providers(),
+                confidence_threshold=self.confidence_threshold,
+                cache=cache,
+                retry_policy=RetryPolicy(
+                    base_delay=timedelta(seconds=self.retry_base_delay_seconds),
+                    max_delay=timedelta(seconds=self.retry_max_delay_seconds),
+                    deadline=timedelta(hours=self.retry_deadline_hours),
+                ),
+            )
+        return self._waterfall
+
+    def enrich(
+        self, domains_with_names: Sequence[tuple[str | None, str | None] | EnrichmentRequest]
+    ) -> list[EnrichmentResult]:
+        """One result per input, in input order.
+
+        Pass `(domain, company_name)` for a first try, or a parked result's `retry_request()` so the
+        backoff and the deadline count from the first try.
+        """
+        waterfall = self._get_waterfall()
+        return [
+            waterfall.enrich(
+                item
+                if isinstance(item, EnrichmentRequest)
+                else EnrichmentRequest(domain=item[0], company_name=item[1])
+            )
+            for item in domains_with_names
+        ]
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._waterfall is not None:
+            for provider in self._waterfall.providers:
+                if isinstance(provider, HttpEnrichmentProvider):
+                    provider.close()
+            self._waterfall = None
