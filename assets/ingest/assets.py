@@ -213,7 +213,8 @@ def _replace_table(con, table: str, frame: pd.DataFrame, columns: dict[str, str]
 def quarantine_overview(con) -> MetadataValue:
     """Quarantined lines by reason, all batches: what producers most often get wrong."""
     counts = con.execute(
-        "select reason, count(*) from raw.quarantined_events group by 1 order by 2 desc"
+        "select split_part(reason, ':', 1) as reason_code, count(*) from raw.quarantined_events"
+        " group by 1 order by 2 desc"
     ).fetchall()
-    lines = ["| reason | lines |", "|---|---|", *(f"| {reason} | {count} |" for reason, count in counts)]
+    lines = ["| reason code | lines |", "|---|---|", *(f"| {reason} | {count} |" for reason, count in counts)]
     return MetadataValue.md("\n".join(lines))

@@ -1,0 +1,622 @@
+"""Normalized columns of raw.inbound_events, computed with field libraries (pure functions).
+
+Each function takes the raw value(s) as received and returns the normalized value or None; nothing here
+raises on bad input, because a lead with a garbled phone number is still a lead.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache, lru_cache
+from typing import Any
+
+import phonenumbers
+import pycountry
+import tldextract
+from cleanco import basename as company_basename
+from email_validator import EmailNotValidError, validate_email
+from nameparser import HumanName
+
+from assets.ingest.contract import InboundEvent
+from assets.ingest.email_domains import is_disposable_domain, is_free_domain
+
+# The output columns, in the order of docs/architecture.md.
+NORMALIZED_COLUMNS = (
+    "email_normalized",
+    "email_key",
+    "email_domain",
+    "is_free_email",
+    "is_disposable_email",
+    "first_name_normalized",
+    "last_name_normalized",
+    "company_normalized",
+    "website_domain",
+    "country_code",
+    "phone_e164",
+    "employees_reported_min",
+    "employees_reported_max",
+    "spam_signals",
+)
+
+SPAM_SIGNAL_CODES = (
+    "honeypot_filled",
+    "disposable_email",
+    "junk_email",
+    "invalid_email",
+    "link_stuffed_message",
+    "markup_in_fields",
+    "gibberish_message",
+)
+
+
+# Per-value caches: names, companies, websites and countries repeat across leads (one company sends
+# many), and the field libraries cost 0.05-0.5 ms per call. 65,536 entries bound memory to a few MB.
+_CACHE_SIZE = 65_536
+
+
+def _fold_whitespace(value: str | None) -> str | None:
+    if value is None:
+        return None
+    folded = " ".join(value.split())
+    return folded or None
+
+
+# --- email ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_email(raw: str | None) -> str | None:
+    """Trimmed, lower-cased address when its syntax is valid (no DNS lookup), else None."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return result.normalized.lower()
+
+
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def email_key(email_normalized: str | None) -> str | None:
+    """Matching key: one person's address variants (plus tags, Gmail dots, googlemail.com) fold to one."""
+    if email_normalized is None:
+        return None
+    local, _, domain = email_normalized.rpartition("@")
+    # A local part that starts with "+" has no base to keep; the whole thing is the mailbox name.
+    base = local.split("+", 1)[0] or local
+    if domain in _GMAIL_DOMAINS:
+        base = base.replace(".", "")
+        domain = "gmail.com"
+    return f"{base}@{domain}"
+
+
+def email_domain(email_normalized: str | None) -> str | None:
+    if email_normalized is None:
+        return None
+    return email_normalized.rpartition("@")[2]
+
+
+# Local parts people type when they do not want to give an address, or that no person reads.
+_JUNK_LOCALS = frozenset(
+    {
+        "test",
+        "testing",
+        "tester",
+        "test123",
+        "fake",
+        "spam",
+        "junk",
+        "null",
+        "none",
+        "nobody",
+        "noone",
+        "nomail",
+        "noemail",
+        "example",
+        "sample",
+        "foo",
+        "bar",
+        "foobar",
+        "abc",
+        "abc123",
+        "xyz",
+        "123",
+        "1234",
+        "12345",
+        "123456",
+        "noreply",
+        "no-reply",
+        "no_reply",
+        "donotreply",
+        "do-not-reply",
+        "do_not_reply",
+        "mailer-daemon",
+    }
+)
+# RFC 2606 / RFC 6761 names reserved for documentation and testing, plus the obvious placeholders.
+_JUNK_DOMAINS = frozenset(
+    {"example.com", "example.net", "example.org", "test.com", "test.net", "test.org", "domain.com"}
+)
+_RESERVED_TLDS = frozenset({"test", "example", "invalid", "localhost", "local"})
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+# Every run of 3+ keys along a row, both directions: asd, sdfg, lkjh, qwerty, ...
+_KEYBOARD_WALKS = frozenset(
+    line[start:end]
+    for row in _KEYBOARD_ROWS
+    for line in (row, row[::-1])
+    for start in range(len(line))
+    for end in range(start + 3, len(line) + 1)
+)
+
+
+def _is_keyboard_walk(text: str, min_length: int = 4) -> bool:
+    """asdf, qwerty, lkjh, asdasd, sdfsdf: runs along one keyboard row, possibly repeated."""
+    if len(text) < min_length:
+        return False
+    if text in _KEYBOARD_WALKS:
+        return True
+    # A repeated walk of 3+ keys ("asdasd", "sdfgsdfg") is a walk too.
+    for size in range(3, len(text) // 2 + 1):
+        chunk = text[:size]
+        if chunk in _KEYBOARD_WALKS and (chunk * (len(text) // size + 1)).startswith(text):
+            return True
+    return False
+
+
+def is_junk_email(raw: str | None) -> bool:
+    """Syntactically plausible but not a person's address: test@test.com, a@a.a, noreply@, asdf@..."""
+    if raw is None:
+        return False
+    address = raw.strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return False
+    bare_local = local.split("+", 1)[0]
+    labels = domain.rstrip(".").split(".")
+    if bare_local in _JUNK_LOCALS or domain in _JUNK_DOMAINS:
+        return True
+    if labels[-1] in _RESERVED_TLDS or labels[0] in {"test", "example"}:
+        return True
+    if len(set(bare_local)) == 1 and len(bare_local) >= 2:  # aa@, xxxx@
+        return True
+    if len(bare_local) == 1 and len(labels[0]) == 1:  # a@a.a, x@y.com
+        return True
+    return _is_keyboard_walk(bare_local.rstrip("0123456789"))
+
+
+# --- names and company ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _capitalize_name_part(part: str | None) -> str | None:
+    """Title-case a name part written in one case (JOHN, o'brien → O'Brien, mcdonald → McDonald).
+
+    A part already written in mixed case (DeShawn, McKenzie) is how the person spells it; nameparser's
+    forced capitalization would turn DeShawn into Deshawn, so it is kept as typed.
+    """
+    part = _fold_whitespace(part)
+    if part is None:
+        return None
+    if part not in (part.lower(), part.upper()):
+        return part
+    name = HumanName(part)
+    name.capitalize(force=True)
+    return _fold_whitespace(str(name)) or part
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_names(
+    first_name: str | None, last_name: str | None, full_name: str | None
+) -> tuple[str | None, str | None]:
+    """(first, last), title-cased; a missing part is taken from full_name parsed by nameparser."""
+    first = _capitalize_name_part(first_name)
+    last = _capitalize_name_part(last_name)
+    full = _fold_whitespace(full_name)
+    if (first is None or last is None) and full:
+        # One parse, capitalized as a whole when written in one case (nameparser's own rule): parsing
+        # costs 0.25-0.5 ms, so re-parsing each part separately would double the cost of a full name.
+        parsed = HumanName(full)
+        parsed.capitalize()
+        if first is None:
+            first = _fold_whitespace(parsed.first)
+        if last is None:
+            last = _fold_whitespace(parsed.last)
+    return first, last
+
+
+# Values people type into a required "Company" box when they have none; matching leads on them would
+# link strangers, so they normalize to None.
+_NO_COMPANY = frozenset(
+    {
+        "n/a",
+        "na",
+        "n.a.",
+        "none",
+        "null",
+        "nil",
+        "-",
+        "--",
+        ".",
+        "x",
+        "self",
+        "self-employed",
+        "self employed",
+        "personal",
+        "private",
+        "individual",
+        "freelance",
+        "freelancer",
+        "test",
+    }
+)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_company(raw: str | None) -> str | None:
+    """Lower-cased company name without its legal suffix (cleanco): "ACME GmbH" → "acme"."""
+    name = _fold_whitespace(raw)
+    if name is None or name.lower() in _NO_COMPANY:
+        return None
+    # cleanco removes one suffix per call: "Acme & Sons Co., Ltd." needs two passes.
+    for _ in range(3):
+        stripped = company_basename(name).strip(" ,.;:-")
+        if not stripped or stripped == name:
+            break
+        name = stripped
+    name = name.lower()
+    name = name.removeprefix("the ").strip()
+    return _fold_whitespace(name)
+
+
+# --- website -------------------------------------------------------------------------------------------
+
+# Bundled Public Suffix List snapshot only: suffix_list_urls=() never fetches, cache_dir=None never
+# writes. Private suffixes are on so acme.myshopify.com stays acme.myshopify.com instead of collapsing
+# every store into myshopify.com (which would match unrelated companies to one account).
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def registrable_domain(raw: str | None) -> str | None:
+    """Registrable domain of a URL, host or email-less domain: "https://www.Acme.co.uk/x" → "acme.co.uk"."""
+    text = _fold_whitespace(raw)
+    if text is None:
+        return None
+    text = text.lower().replace(" ", "")
+    if "@" in text and "://" not in text:
+        text = text.rpartition("@")[2]  # an email typed into the website field
+    extracted = _EXTRACT(text)
+    if not extracted.suffix or not extracted.domain:
+        return None
+    return extracted.top_domain_under_public_suffix
+
+
+# --- country and phone ---------------------------------------------------------------------------------
+
+
+def _fold_text(value: str) -> str:
+    """Casefolded, accents removed, punctuation dropped: "Côte d'Ivoire" → "cote divoire"."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    without_marks = "".join(char for char in decomposed if not unicodedata.combining(char))
+    kept = re.sub(r"[^\w\s]", "", without_marks)
+    return " ".join(kept.split())
+
+
+# Names people type that pycountry's names miss (checked against pycountry 26.2.16).
+_COUNTRY_ALIASES = {
+    "america": "US",
+    "united states of america": "US",
+    "us of a": "US",
+    "uk": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "deutschland": "DE",
+    "holland": "NL",
+    "nederland": "NL",
+    "korea": "KR",
+    "republic of korea": "KR",
+    "north korea": "KP",
+    "russia": "RU",
+    "turkey": "TR",
+    "turkiye": "TR",
+    "ivory coast": "CI",
+    "uae": "AE",
+    "brasil": "BR",
+    "espana": "ES",
+    "schweiz": "CH",
+    "suisse": "CH",
+    "svizzera": "CH",
+    "osterreich": "AT",
+    "italia": "IT",
+    "polska": "PL",
+    "sverige": "SE",
+    "norge": "NO",
+    "danmark": "DK",
+    "suomi": "FI",
+    "eire": "IE",
+    "macedonia": "MK",
+    "palestine": "PS",
+    "vatican": "VA",
+    "vatican city": "VA",
+    "burma": "MM",
+    "swaziland": "SZ",
+    "cape verde": "CV",
+    "micronesia": "FM",
+    "dr congo": "CD",
+    "drc": "CD",
+    "democratic republic of congo": "CD",
+    "czech republic": "CZ",
+}
+
+
+@cache
+def _country_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attribute in ("name", "official_name", "common_name"):
+            value = getattr(country, attribute, None)
+            if value:
+                index[_fold_text(value)] = country.alpha_2
+        index[country.alpha_3.lower()] = country.alpha_2
+        index[country.alpha_2.lower()] = country.alpha_2
+    index.update(_COUNTRY_ALIASES)
+    return index
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_country(raw: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 from a name, alpha-2/alpha-3 code or common alias, else None."""
+    if raw is None:
+        return None
+    key = _fold_text(raw)
+    index = _country_index()
+    if key in index:
+        return index[key]
+    if key.startswith("the "):
+        return index.get(key.removeprefix("the "))
+    return None
+
+
+def normalize_phone(raw: str | None, country_code: str | None) -> str | None:
+    """E.164 when phonenumbers finds a valid number (country_code is the hint for national formats)."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        number = phonenumbers.parse(raw, country_code)
+    except phonenumbers.NumberParseException:
+        return None
+    # Valid, not merely possible: "+1 111 111 1111" has a possible length but no such area code, and a
+    # wrong E.164 value would match strangers' phone numbers downstream.
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --- employees -----------------------------------------------------------------------------------------
+
+# The largest employer reports about 2.3 million people: a bigger number is a typo or a joke.
+_MAX_EMPLOYEES = 5_000_000
+_FILLER = re.compile(
+    r"\b(?:employees?|emps?|staff|people|persons?|ppl|ftes?|headcount|workers|members|team)\b|[.,;:!?]+$"
+)
+_NUMBER = r"(\d{1,3}(?:[,'’]\d{3})+|\d+(?:\.\d+)?)\s*([km])?"
+_MULTIPLIERS = {None: 1, "k": 1_000, "m": 1_000_000}
+_RANGE = re.compile(rf"(?:between\s+)?{_NUMBER}\s*(?:-|to|and)\s*{_NUMBER}")
+_AT_LEAST = re.compile(
+    rf"(?:(?:over|more than|above|greater than|at least|min(?:imum)?|>=?)\s*{_NUMBER}"
+    rf"|{_NUMBER}\s*(?:\+|or more|and above|and up|plus))"
+)
+_BELOW = re.compile(rf"(?:under|less than|fewer than|below|<)\s*{_NUMBER}")
+_UP_TO = re.compile(rf"(?:up to|at most|max(?:imum)?|<=)\s*{_NUMBER}")
+_ABOUT = re.compile(
+    rf"(?:(?:about|around|approx(?:imately|\.)?|roughly|circa|ca\.?|~|±|\+/-)\s*{_NUMBER}|{_NUMBER}\s*(?:ish|-ish))"
+)
+_EXACT = re.compile(_NUMBER)
+_JUST_ME = frozenset({"just me", "only me", "me", "myself", "solo", "one", "self"})
+
+
+def _to_count(digits: str | None, suffix: str | None) -> int | None:
+    if digits is None:
+        return None
+    value = float(re.sub(r"[,'’]", "", digits)) * _MULTIPLIERS[suffix]
+    if not value.is_integer() or value < 1 or value > _MAX_EMPLOYEES:
+        return None
+    return int(value)
+
+
+def _groups(match: re.Match[str]) -> tuple[str | None, str | None]:
+    """The (digits, suffix) of whichever alternative of the pattern matched."""
+    values = match.groups()
+    for index in range(0, len(values), 2):
+        if values[index] is not None:
+            return values[index], values[index + 1]
+    return None, None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def parse_employees(raw: str | None) -> tuple[int | None, int | None]:
+    """(min, max) from self-reported headcount text; (None, None) when it is not a headcount.
+
+    "51-200" → (51, 200), "1000+" → (1000, None), "1k-5k" → (1000, 5000), "about 300" → (300, 300),
+    "10,000" → (10000, 10000), "under 10" → (1, 9).
+    """
+    if raw is None:
+        return None, None
+    text = raw.strip().lower().replace("–", "-").replace("—", "-")
+    text = " ".join(_FILLER.sub(" ", text).split())
+    if not text:
+        return None, None
+    if text in _JUST_ME:
+        return 1, 1
+    if match := _RANGE.fullmatch(text):
+        low_digits, low_suffix, high_digits, high_suffix = match.groups()
+        # "1-5k" means 1,000-5,000: the upper bound's multiplier carries over when the bare lower
+        # number is below the bare upper one ("500-5k" stays 500-5,000).
+        if low_suffix is None and high_suffix is not None and float(low_digits) < float(high_digits):
+            low_suffix = high_suffix
+        low, high = _to_count(low_digits, low_suffix), _to_count(high_digits, high_suffix)
+        if low is None or high is None or low > high:
+            return None, None
+        return low, high
+    if match := _AT_LEAST.fullmatch(text):
+        value = _to_count(*_groups(match))
+        return (value, None) if value is not None else (None, None)
+    if match := _BELOW.fullmatch(text):
+        value = _to_count(*_groups(match))
+        return (1, value - 1) if value is not None and value > 1 else (None, None)
+    if match := _UP_TO.fullmatch(text):
+        value = _to_count(*_groups(match))
+        return (1, value) if value is not None else (None, None)
+    for pattern in (_ABOUT, _EXACT):
+        if match := pattern.fullmatch(text):
+            value = _to_count(*_groups(match))
+            return (value, value) if value is not None else (None, None)
+    return None, None
+
+
+# --- spam signals --------------------------------------------------------------------------------------
+
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+# An HTML/XML tag (<a href=...>, </div>, <br/>, <script>), an escaped one, javascript: URLs or BBCode
+# links. "<3" and "a < b > c" are not tags (no space after "<" in a tag); neither is "<john@acme.com>"
+# (a tag name ends at a space, / or >).
+_MARKUP = re.compile(
+    r"</?[a-z][a-z0-9-]*(?:\s[^<>]*)?/?>|&lt;/?[a-z]+|javascript:\S|\[/?(?:url|link|img)[=\]]",
+    re.IGNORECASE,
+)
+_VOWELS = frozenset("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
+_LATIN_WORD = re.compile(r"[a-zà-öø-ÿœ]+", re.IGNORECASE)
+
+
+def is_link_stuffed(message: str | None) -> bool:
+    """Three or more links, or a message that is mostly link text (over 75 % of its characters)."""
+    if not message:
+        return False
+    urls = _URL.findall(message)
+    if len(urls) >= 3:
+        return True
+    if not urls:
+        return False
+    visible = len("".join(message.split()))
+    return sum(len(url) for url in urls) / visible > 0.75
+
+
+def has_markup(*texts: str | None) -> bool:
+    return any(text is not None and _MARKUP.search(text) for text in texts)
+
+
+def is_gibberish(message: str | None) -> bool:
+    """Keyboard mash rather than words: asdfgh, xkcdqwrtz, aaaaaaaaaaaa.
+
+    Tuned to leave short real messages alone ("pricing?", "Need a demo for 50 seats", "SSO + SCIM?"):
+    acronyms (all capitals) are skipped and only Latin-script words are judged, so a message in Chinese
+    or Russian is never gibberish here.
+    """
+    if not message:
+        return False
+    text = _URL.sub(" ", message)
+    text = re.sub(r"\S+@\S+", " ", text)
+    words = [word for word in _LATIN_WORD.findall(text) if not (word.isupper() and len(word) > 1)]
+    for word in words:
+        lowered = word.lower()
+        # English words top out at 4-5 letters without a vowel ("rhythms" has y, counted as a vowel).
+        if len(lowered) >= 6 and not _VOWELS.intersection(lowered):
+            return True
+        if _is_keyboard_walk(lowered, min_length=5):
+            return True
+    letters = "".join(words).lower()
+    if len(letters) >= 20:
+        # 20 letters of real text use at least 8 distinct letters; mash such as "asdasdasd..." uses 3-5.
+        if len(set(letters)) <= 5:
+            return True
+        # English and the other Latin-script languages run 35-45 % vowels; mash runs far lower.
+        vowel_share = sum(letter in _VOWELS for letter in letters) / len(letters)
+        if len(letters) >= 30 and vowel_share < 0.15:
+            return True
+    return False
+
+
+def spam_signals(
+    *,
+    honeypot: str | None,
+    email: str | None,
+    email_normalized: str | None,
+    is_disposable_email: bool | None,
+    message: str | None,
+    text_fields: tuple[str | None, ...],
+) -> list[str]:
+    """Signal codes in the documented order; an empty list for a clean lead."""
+    signals = []
+    if honeypot is not None and honeypot.strip():
+        signals.append("honeypot_filled")
+    if is_disposable_email:
+        signals.append("disposable_email")
+    if is_junk_email(email):
+        signals.append("junk_email")
+    if email is not None and email.strip() and email_normalized is None:
+        signals.append("invalid_email")
+    if is_link_stuffed(message):
+        signals.append("link_stuffed_message")
+    if has_markup(message, *text_fields):
+        signals.append("markup_in_fields")
+    if is_gibberish(message):
+        signals.append("gibberish_message")
+    return signals
+
+
+# --- the whole event -----------------------------------------------------------------------------------
+
+
+def normalize_event(event: InboundEvent) -> dict[str, Any]:
+    """The normalized columns of raw.inbound_events for one event (keys: NORMALIZED_COLUMNS)."""
+    email_normalized = normalize_email(event.email)
+    domain = email_domain(email_normalized)
+    first, last = normalize_names(event.first_name, event.last_name, event.full_name)
+    country_code = normalize_country(event.country)
+    employees_min, employees_max = parse_employees(event.employees)
+    is_disposable = is_disposable_domain(domain) if domain else None
+    utm = event.utm
+    partner = event.partner
+    signals = spam_signals(
+        honeypot=event.honeypot,
+        email=event.email,
+        email_normalized=email_normalized,
+        is_disposable_email=is_disposable,
+        message=event.message,
+        text_fields=(
+            event.first_name,
+            event.last_name,
+            event.full_name,
+            event.company,
+            event.website,
+            event.job_title,
+            event.phone,
+            event.country,
+            event.employees,
+            partner.name if partner else None,
+            *((utm.source, utm.medium, utm.campaign, utm.content, utm.term) if utm else ()),
+        ),
+    )
+    return {
+        "email_normalized": email_normalized,
+        "email_key": email_key(email_normalized),
+        "email_domain": domain,
+        "is_free_email": is_free_domain(domain) if domain else None,
+        "is_disposable_email": is_disposable,
+        "first_name_normalized": first,
+        "last_name_normalized": last,
+        "company_normalized": normalize_company(event.company),
+        "website_domain": registrable_domain(event.website),
+        "country_code": country_code,
+        "phone_e164": normalize_phone(event.phone, country_code),
+        "employees_reported_min": employees_min,
+        "employees_reported_max": employees_max,
+        "spam_signals": ";".join(signals),
+    }
