@@ -1,0 +1,55 @@
+-- The outbound payload: one row per lead to write to the CRM. Spam never reaches the CRM. Routed leads
+-- get a first-touch task for their owner, due sla_minutes after the decision; every lead gets a note with
+-- the reason and the rule that decided it.
+with decisions as (
+    select * from {{ ref('lead_decisions') }}
+),
+
+leads as (
+    select * from {{ ref('int_identify_leads') }}
+),
+
+payload as (
+    select
+        decisions.lead_id,
+        decisions.email,
+        decisions.first_name,
+        decisions.last_name,
+        decisions.company,
+        leads.job_title,
+        leads.phone_e164,
+        decisions.country_code,
+        decisions.account_id,
+        decisions.contact_id,
+        decisions.disposition,
+        case decisions.disposition
+            when 'route' then 'routed'
+            when 'escalate' then 'escalated'
+            when 'disqualify' then 'disqualified'
+        end as lead_status,
+        decisions.rule_id,
+        decisions.reason,
+        decisions.team,
+        decisions.owner_id,
+        case
+            when decisions.disposition = 'route'
+                then {{ dbt.concat([
+                    "'First touch: '",
+                    "coalesce(nullif(trim(" ~ dbt.concat([
+                        "coalesce(decisions.first_name, '')", "' '", "coalesce(decisions.last_name, '')"
+                    ]) ~ "), ''), decisions.email, decisions.lead_id)",
+                    "' ('", "coalesce(decisions.source, 'unknown source')", "')'",
+                ]) }}
+        end as task_subject,
+        case
+            when decisions.disposition = 'route'
+                then {{ dbt.dateadd('minute', 'decisions.sla_minutes', 'decisions.decided_at') }}
+        end as task_due_at,
+        {{ dbt.concat(["decisions.reason", "' [rule: '", "decisions.rule_id", "']'"]) }} as note_body
+    from decisions
+    left join leads
+        on decisions.lead_id = leads.lead_id
+    where decisions.rule_id <> 'spam'
+)
+
+select * from payload
