@@ -17,11 +17,11 @@ from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
-    DbtCliResource,
     DbtProject,
     dbt_assets,
 )
 
+from dagster_project.dbt_in_process import dbt_build_in_process
 from dagster_project.settings import DBT_PROJECT_DIR, load_settings
 
 _PROJECT_FILE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
@@ -29,8 +29,13 @@ _STAMP_NAME = "leadops_manifest.stamp"
 
 
 def _project_fingerprint(project_dir: Path, policy_dir: str) -> str:
-    """Names, sizes and mtimes of every file that shapes the manifest, plus the chosen policy folder."""
+    """Names, sizes and mtimes of every file that shapes the manifest, plus the policy folder and profile.
+
+    The warehouse path is part of the rendered profile: dbt refuses to reuse partial-parse state when the
+    profile changed, and a stale base state would make every run pay a full parse (about 7 s).
+    """
     digest = hashlib.sha256(policy_dir.encode())
+    digest.update(os.environ.get("LEADOPS_WAREHOUSE_PATH", "").encode())
     for folder in ("models", "seeds", "macros", "tests", "policies", "snapshots", "analyses"):
         root = project_dir / folder
         if not root.exists():
@@ -48,7 +53,7 @@ def _project_fingerprint(project_dir: Path, policy_dir: str) -> str:
 
 def ensure_manifest(project: DbtProject, policy_dir: str) -> Path:
     """Run `dbt parse` when the manifest is missing or stale; return the manifest path."""
-    stamp = project.target_path / _STAMP_NAME
+    stamp = Path(project.project_dir) / project.target_path / _STAMP_NAME
     fingerprint = _project_fingerprint(Path(project.project_dir), policy_dir)
     if project.manifest_path.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return project.manifest_path
@@ -95,9 +100,12 @@ dbt_translator = LeadOpsDbtTranslator(settings=DagsterDbtTranslatorSettings(enab
     dagster_dbt_translator=dbt_translator,
     name="leadops_dbt_models",
 )
-def leadops_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def leadops_dbt_models(context: AssetExecutionContext) -> Iterator[Any]:
     """One `dbt build` per run: seeds, models and their tests; an error-severity test failure blocks outbound."""
-    yield from dbt.cli(["build"], context=context).stream()
+    # Unit tests prove the rules in CI (`make test`); a production run only needs the data tests.
+    yield from dbt_build_in_process(
+        context, leadops_dbt_project, dbt_translator, extra_args=["--exclude-resource-type", "unit_test"]
+    )
 
 
 def dbt_model_key(model_name: str) -> AssetKey:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from assets.decisions.assets import lead_state_log, only_allowed_transitions_logged
 from assets.ingest.assets import crm_snapshot, landing_zone, raw_inbound_events, raw_inbound_events_meet_contract
 from assets.outbound.assets import crm_writes, no_parked_crm_writes, outbound_payload_meets_contract
 from assets.publish import warehouse_reader_copy
-from dagster_project.dbt import leadops_dbt_models, leadops_dbt_project
+from dagster_project.dbt import leadops_dbt_models
 from dagster_project.jobs import process_leads_job, safety_net_schedule
 from dagster_project.resources.crm import CrmResource
 from dagster_project.resources.landing import LandingZone
@@ -22,7 +21,6 @@ def build_resources(settings: Settings) -> dict[str, object]:
     """Production resources for one data home; tests pass a temporary home or swap in fakes."""
     return {
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
-        "dbt": DbtCliResource(project_dir=leadops_dbt_project),
         "crm": CrmResource(database_path=str(settings.crm_path)),
         "landing": LandingZone(path=str(settings.landing_dir)),
     }

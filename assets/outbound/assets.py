@@ -13,7 +13,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from assets.outbound.crm_sync import OUTBOX_DDL, OutboxState, execute_writes, plan_writes
+from assets.outbound.crm_sync import OUTBOX_DDL, OutboxState, execute_writes, plan_all_writes
 from dagster_project.dbt import dbt_model_key
 from dagster_project.resources.crm import CrmResource
 from expectations.runner import SUITES_DIR, to_asset_check_result, validate_dataframe
@@ -59,8 +59,8 @@ def crm_writes(context: AssetExecutionContext, warehouse: DuckDBResource, crm: C
             .df()
             .to_dict("records")
         )
-    writes = [write for row in payload.to_dict("records") for write in plan_writes(row)]
-    results = execute_writes(crm.client(), writes, outbox)
+    writes, refused = plan_all_writes(payload.to_dict("records"))
+    results = refused + execute_writes(crm.client(), writes, outbox)
     written = [result for result in results if result.status != "unchanged"]
     with warehouse.get_connection() as con:
         if written:

@@ -47,6 +47,8 @@ LINK_CONTACT = "link_contact"
 ASSIGN_OWNER = "assign_owner"
 CREATE_TASK = "create_task"
 ADD_NOTE = "add_note"
+# Not a CRM call: the row could not be turned into a valid CRM payload.
+PLAN = "plan_payload"
 
 
 @dataclass(frozen=True)
@@ -196,12 +198,34 @@ def _call(crm: CrmPort, write: PlannedWrite, record: tuple[str, str] | None) -> 
     return str(written.object_type), written.record_id
 
 
+def plan_all_writes(
+    rows: Iterable[Mapping[str, Any]], now: Callable[[], datetime] | None = None
+) -> tuple[list[PlannedWrite], list[WriteResult]]:
+    """Plan every row; a row the CRM models refuse is parked with its reason and the batch goes on."""
+    now = now or _utc_now
+    writes: list[PlannedWrite] = []
+    refused: list[WriteResult] = []
+    for row in rows:
+        try:
+            writes.extend(plan_writes(row))
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            lead_id = str(row.get("lead_id"))
+            refused.append(
+                WriteResult(lead_id, PLAN, lead_id, None, None, "", "parked", 0, f"payload refused: {error}", now())
+            )
+    return writes, refused
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def execute_writes(
     crm: CrmPort,
     writes: Iterable[PlannedWrite],
     outbox: OutboxState,
     retry: RetryPolicy | None = None,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(tzinfo=None),
+    now: Callable[[], datetime] = _utc_now,
 ) -> list[WriteResult]:
     """Run planned writes lead by lead; a parked upsert parks the lead's dependent operations too."""
     retry = retry or RetryPolicy()

@@ -180,3 +180,18 @@ def test_missing_contact_is_parked_with_a_clear_reason():
     results = run(crm, [routed_row(contact_id="con_missing")])
     assert results[0].status == "parked"
     assert "con_missing" in results[0].error and "permanent" in results[0].error
+
+
+def test_lead_without_country_is_written():
+    crm = crm_with_owner()
+    results = run(crm, [routed_row(country_code=None)])
+    assert {r.status for r in results} == {"written"}
+
+
+def test_a_row_the_crm_model_refuses_is_parked_and_the_batch_goes_on():
+    from assets.outbound.crm_sync import PLAN, plan_all_writes
+
+    writes, refused = plan_all_writes([routed_row(country_code="usa"), routed_row(lead_id="lead_0002")])
+    assert [r.lead_id for r in refused] == ["lead_0001"]
+    assert refused[0].operation == PLAN and refused[0].status == "parked" and "country_code" in refused[0].error
+    assert {w.lead_id for w in writes} == {"lead_0002"}

@@ -172,7 +172,10 @@ class LeadFields(_Record):
     company: OptionalText = None
     job_title: OptionalText = None
     phone: OptionalText = None
-    country_code: Annotated[str | None, BeforeValidator(_blank_to_none), Field(pattern=r"^[A-Z]{2}$")] = None
+    # The pattern sits on the str branch only: on the whole union it rejects None.
+    country_code: Annotated[
+        Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None, BeforeValidator(_blank_to_none)
+    ] = None
     status: LeadStatus | None = None
     owner_id: OptionalText = None
     team: OptionalText = None
