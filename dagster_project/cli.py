@@ -7,7 +7,6 @@ warehouse: DuckDB allows one process per file and a reader would break a run tha
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -36,7 +35,11 @@ def run_pipeline(settings: Settings, files: Sequence[str] | None = None):
 
     settings.prepare_home()
     job = defs.resolve_job_def("process_leads")
-    run_config = {"ops": {"raw_inbound_events": {"config": {"files": list(files or [])}}}}
+    run_config = {
+        "ops": {"raw_inbound_events": {"config": {"files": list(files or [])}}},
+        # Step-by-step DEBUG events belong in the UI; the terminal shows warnings and the summary.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
     with DagsterInstance.get() as instance:
         return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
 

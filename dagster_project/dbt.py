@@ -91,7 +91,10 @@ class LeadOpsDbtTranslator(DagsterDbtTranslator):
 settings = load_settings()
 leadops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 ensure_manifest(leadops_dbt_project, settings.policy_dir)
-dbt_translator = LeadOpsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# Source tests (raw events, CRM snapshot) become checks on those Python assets, visible where the data lands.
+dbt_translator = LeadOpsDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=True)
+)
 
 
 @dbt_assets(

@@ -1,6 +1,9 @@
 -- Every lead routed by this build has an owner, and that owner is active in the CRM snapshot.
 -- Only the latest build's decisions are checked: a lead routed earlier keeps its owner even if the owner
 -- has left since (decisions are history; reassigning a departed rep's book is a CRM workflow).
+-- Shown in Dagster as a (blocking) check on lead_decisions.
+{{ config(meta={'dagster': {'ref': {'name': 'lead_decisions'}}}) }}
+
 with decisions as (
     select * from {{ ref('lead_decisions') }}
 ),

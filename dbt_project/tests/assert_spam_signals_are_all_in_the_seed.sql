@@ -1,6 +1,9 @@
 -- Every spam signal code ingest wrote on an event is listed in the spam_signals seed, so none is silently
 -- ignored. Without splitting strings: the known codes found in an event's ';'-list, joined back with ';',
 -- must account for the list's whole length.
+-- Shown in Dagster as a (blocking) check on stg_leadops_raw__inbound_events.
+{{ config(meta={'dagster': {'ref': {'name': 'stg_leadops_raw__inbound_events'}}}) }}
+
 with events as (
     select
         event_id,

@@ -47,12 +47,11 @@ class Pipeline:
             return con.execute(query, params or []).fetchall()
 
 
-@pytest.fixture
-def pipeline(tmp_path, monkeypatch) -> Pipeline:
+def open_pipeline(home: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance) -> Pipeline:
+    """A data home with the fixture CRM imported, its environment exported for dbt and Dagster."""
     from dagster_project.resources.crm import EmbeddedCrm, import_crm_csvs
     from dagster_project.settings import Settings
 
-    home = tmp_path / "home"
     monkeypatch.setenv("LEADOPS_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     settings = Settings.from_env()
@@ -67,5 +66,10 @@ def pipeline(tmp_path, monkeypatch) -> Pipeline:
         opportunities=FIXTURE_CRM / "opportunities.csv",
     )
     assert not report.rejected, report.format()
+    return Pipeline(settings=settings, instance=instance)
+
+
+@pytest.fixture
+def pipeline(tmp_path, monkeypatch) -> Pipeline:
     with DagsterInstance.ephemeral() as instance:
-        yield Pipeline(settings=settings, instance=instance)
+        yield open_pipeline(tmp_path / "home", monkeypatch, instance)
