@@ -30,7 +30,9 @@ def publish_reader_copy(warehouse_path: Path, reader_path: Path) -> int:
     deps=[AssetKey(["ops", "crm_writes"]), AssetKey(["ops", "lead_state_log"])],
     group_name="outbound",
     kinds={"duckdb"},
-    description="Read-only copy of the warehouse for `leadops events|decisions|explain`, published after the run.",
+    description=(
+        "Read-only copy of the warehouse for `leadops events|decisions|explain`, published after the run."
+    ),
 )
 def warehouse_reader_copy(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
     with warehouse.get_connection() as con:

@@ -88,7 +88,9 @@ def latency(leads: int, gap: float, interval: int) -> dict:
         for index in range(leads):
             now = datetime.now(UTC)
             event = synthetic_event(index, rng, now)
-            write_events_atomically(settings.landing_dir, [json.dumps(event)], name=f"trickle-{index:04d}.jsonl")
+            write_events_atomically(
+                settings.landing_dir, [json.dumps(event)], name=f"trickle-{index:04d}.jsonl"
+            )
             landed_at[event["event_id"]] = now
             time.sleep(gap)
         written = _wait_for_writes(settings, set(landed_at), timeout=300)
@@ -125,7 +127,9 @@ def _wait_for_writes(settings, event_ids: set[str], timeout: float) -> dict[str,
     while time.monotonic() < deadline:
         try:
             with duckdb.connect(str(settings.reader_warehouse_path), read_only=True) as con:
-                found = {event_id: at for event_id, at in con.execute(query).fetchall() if event_id in event_ids}
+                found = {
+                    event_id: at for event_id, at in con.execute(query).fetchall() if event_id in event_ids
+                }
         except duckdb.Error:
             pass
         if len(found) == len(event_ids):
@@ -181,7 +185,9 @@ def main() -> None:
     thr = modes.add_parser("throughput")
     thr.add_argument("--leads", type=int, default=10_000)
     args = parser.parse_args()
-    result = latency(args.leads, args.gap, args.interval) if args.mode == "latency" else throughput(args.leads)
+    result = (
+        latency(args.leads, args.gap, args.interval) if args.mode == "latency" else throughput(args.leads)
+    )
     print(json.dumps(result, indent=2))
 
 

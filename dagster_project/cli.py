@@ -54,7 +54,9 @@ def land_files(settings: Settings, sources: Sequence[Path]) -> list[Path]:
         if not source.is_file():
             raise CliError(f"no such file: {source}")
         lines = source.read_text(encoding="utf-8").splitlines()
-        landed.append(write_events_atomically(settings.landing_dir, lines, name=f"{source.stem}-{stamp}.jsonl"))
+        landed.append(
+            write_events_atomically(settings.landing_dir, lines, name=f"{source.stem}-{stamp}.jsonl")
+        )
     return landed
 
 
@@ -116,7 +118,8 @@ def summary_text(con, batch_id: str | None = None) -> str:
     lines = []
     if batch_id:
         fates = con.execute(
-            "select status, count(*) from raw.event_deliveries where batch_id = ? group by 1 order by 1", [batch_id]
+            "select status, count(*) from raw.event_deliveries where batch_id = ? group by 1 order by 1",
+            [batch_id],
         ).fetchall()
         lines.append(f"Batch {batch_id}: " + (", ".join(f"{n} {s}" for s, n in fates) or "no new lines"))
     rows = con.execute(
@@ -166,7 +169,8 @@ def _explain_one(con, lead_id: str) -> str:
         out += [
             f"  decision: {d['disposition']} — rule {d['rule_id']}",
             f"  reason:   {d['reason']}",
-            f"  team: {d['team']}  owner: {d['owner_id']}  SLA: {d['sla_minutes']} min  decided at {d['decided_at']}",
+            f"  team: {d['team']}  owner: {d['owner_id']}  SLA: {d['sla_minutes']} min",
+            f"  decided at {d['decided_at']}",
             f"  matched:  method={d['match_method']} account={d['account_id']} ({d['account_name']})"
             f" contact={d['contact_id']}",
             f"  territory: country={d['country_code']} region={d['region']} segment={d['segment']}"
@@ -197,7 +201,7 @@ def _explain_one(con, lead_id: str) -> str:
             out.append(f"      {raw_name}: {event[raw_name]!r} → {event[normalized_name]!r}")
     if _table_exists(con, "ops", "lead_state_log"):
         transitions = con.execute(
-            "select from_state, to_state, \"at\", actor, rules_version, evidence_json from ops.lead_state_log"
+            'select from_state, to_state, "at", actor, rules_version, evidence_json from ops.lead_state_log'
             " where lead_id = ? order by seq",
             [lead_id],
         ).fetchall()
@@ -207,7 +211,8 @@ def _explain_one(con, lead_id: str) -> str:
             out.append(f"      evidence: {evidence}")
     if _table_exists(con, "ops", "crm_writes"):
         writes = con.execute(
-            "select operation, external_id, crm_object_type, crm_record_id, status, attempts, error, written_at"
+            "select operation, external_id, crm_object_type, crm_record_id, status, attempts, error,"
+            " written_at"
             " from ops.crm_writes where lead_id = ? order by written_at",
             [lead_id],
         ).fetchall()
@@ -303,6 +308,30 @@ def cmd_crm_import(args, settings: Settings) -> int:
     return 1 if report.rejected else 0
 
 
+def cmd_eval_identity(args, settings: Settings) -> int:
+    """Pairwise quality of person dedupe and account matching on the labeled generator's data."""
+    from assets.identity.evaluation import evaluate_identity
+
+    report = evaluate_identity(auto_link=args.auto_link, review=args.review)
+    print(report.format())
+    return 0 if report.passed else 1
+
+
+def cmd_eval_intent(args, settings: Settings) -> int:
+    """Intent quality on the held-back split, for the local classifier or any OpenAI-compatible server."""
+    from assets.intent.evaluation import evaluate_intent
+    from assets.intent.llm import LLMSettings
+
+    llm_settings = None
+    if args.backend == "openai":
+        llm_settings = LLMSettings.from_env(cache_path=settings.home / "llm_cache.sqlite")
+        if llm_settings is None:
+            raise CliError("--backend openai needs LEADOPS_LLM_BASE_URL and LEADOPS_LLM_MODEL")
+    report = evaluate_intent(args.backend, model_dir=settings.home / "models", llm_settings=llm_settings)
+    print(report.format())
+    return 0
+
+
 def cmd_dev(args, settings: Settings) -> int:
     """`dagster dev` with the daemon, so the sensor and schedule run; Ctrl-C stops it."""
     settings.prepare_home()
@@ -346,6 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
     crm_import.add_argument("--contacts")
     crm_import.add_argument("--opportunities")
     crm_import.set_defaults(handler=cmd_crm_import)
+
+    evaluate = commands.add_parser("eval", help="measure identity resolution or intent interpretation")
+    eval_commands = evaluate.add_subparsers(dest="eval_command", required=True)
+    eval_identity = eval_commands.add_parser("identity", help="person dedupe and account matching quality")
+    eval_identity.add_argument("--auto-link", type=float, default=0.95)
+    eval_identity.add_argument("--review", type=float, default=0.60)
+    eval_identity.set_defaults(handler=cmd_eval_identity)
+    eval_intent = eval_commands.add_parser("intent", help="intent accuracy, macro-F1, calibration")
+    eval_intent.add_argument("--backend", choices=("local", "openai"), default="local")
+    eval_intent.set_defaults(handler=cmd_eval_intent)
 
     dev = commands.add_parser("dev", help="open the Dagster UI with the daemon (sensor + schedule running)")
     dev.add_argument("--port", type=int, default=3000)

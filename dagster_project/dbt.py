@@ -104,7 +104,10 @@ dbt_translator = LeadOpsDbtTranslator(
     name="leadops_dbt_models",
 )
 def leadops_dbt_models(context: AssetExecutionContext) -> Iterator[Any]:
-    """One `dbt build` per run: seeds, models and their tests; an error-severity test failure blocks outbound."""
+    """One `dbt build` per run: seeds, models and their tests.
+
+    An error-severity test failure fails the step, so nothing downstream (outbound) runs.
+    """
     # Unit tests prove the rules in CI (`make test`); a production run only needs the data tests.
     yield from dbt_build_in_process(
         context, leadops_dbt_project, dbt_translator, extra_args=["--exclude-resource-type", "unit_test"]

@@ -6,7 +6,12 @@ from dagster import Definitions, in_process_executor
 from dagster_duckdb import DuckDBResource
 
 from assets.decisions.assets import lead_state_log, only_allowed_transitions_logged
-from assets.ingest.assets import crm_snapshot, landing_zone, raw_inbound_events, raw_inbound_events_meet_contract
+from assets.ingest.assets import (
+    crm_snapshot,
+    landing_zone,
+    raw_inbound_events,
+    raw_inbound_events_meet_contract,
+)
 from assets.outbound.assets import crm_writes, no_parked_crm_writes, outbound_payload_meets_contract
 from assets.publish import warehouse_reader_copy
 from dagster_project.dbt import leadops_dbt_models

@@ -17,7 +17,13 @@ from dagster_project.settings import Settings
 process_leads_job = define_asset_job(
     name="process_leads",
     selection=AssetSelection.groups(
-        "ingest", "crm_snapshot", "dbt_rules", "dbt_staging", "dbt_intermediate", "dbt_marts", "decisions",
+        "ingest",
+        "crm_snapshot",
+        "dbt_rules",
+        "dbt_staging",
+        "dbt_intermediate",
+        "dbt_marts",
+        "decisions",
         "outbound",
     ),
     executor_def=in_process_executor,

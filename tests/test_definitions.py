@@ -36,7 +36,9 @@ def test_every_dependency_is_materialized_by_this_code_location():
     from dagster_project.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    external = {key.to_user_string() for key in graph.get_all_asset_keys() if not graph.get(key).is_materializable}
+    external = {
+        key.to_user_string() for key in graph.get_all_asset_keys() if not graph.get(key).is_materializable
+    }
     assert external == {"landing_zone"}
 
 

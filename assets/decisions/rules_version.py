@@ -21,7 +21,9 @@ def rules_version(dbt_project_dir: Path, policy_dir: str) -> str:
     for root in roots:
         if not root.exists():
             continue
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".sql", ".csv", ".yml"}):
+        for path in sorted(
+            p for p in root.rglob("*") if p.is_file() and p.suffix in {".sql", ".csv", ".yml"}
+        ):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

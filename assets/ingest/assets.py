@@ -35,7 +35,7 @@ landing_zone = AssetSpec(
 class IngestConfig(Config):
     """Which landed files this run ingests; empty means everything waiting in the landing zone."""
 
-    files: list[str] = []
+    files: list[str] = []  # noqa: RUF012 - pydantic copies field defaults per instance
 
 
 def new_batch_id(run_id: str, now: datetime | None = None) -> str:
@@ -91,8 +91,7 @@ def raw_inbound_events_meet_contract(
 ) -> AssetCheckResult:
     with warehouse.get_connection() as con:
         frame = con.execute(
-            "select * from raw.inbound_events"
-            " where batch_id = (select max(batch_id) from raw.inbound_events)"
+            "select * from raw.inbound_events where batch_id = (select max(batch_id) from raw.inbound_events)"
         ).df()
     outcome = validate_dataframe(frame, SUITES_DIR / "raw_inbound_events.json")
     return to_asset_check_result(outcome)

@@ -27,7 +27,9 @@ CRM_WRITES_KEY = AssetKey(["ops", "crm_writes"])
     asset=SYNC_PAYLOAD_KEY,
     name="outbound_payload_meets_contract",
     blocking=True,
-    description="Great Expectations suite expectations/suites/sync_crm_leads.json: nothing malformed reaches the CRM.",
+    description=(
+        "Great Expectations suite expectations/suites/sync_crm_leads.json: nothing malformed reaches the CRM."
+    ),
 )
 def outbound_payload_meets_contract(
     context: AssetCheckExecutionContext, warehouse: DuckDBResource
@@ -47,7 +49,9 @@ def outbound_payload_meets_contract(
         " a note with the reason) and records every call in the ops.crm_writes outbox."
     ),
 )
-def crm_writes(context: AssetExecutionContext, warehouse: DuckDBResource, crm: CrmResource) -> MaterializeResult:
+def crm_writes(
+    context: AssetExecutionContext, warehouse: DuckDBResource, crm: CrmResource
+) -> MaterializeResult:
     with warehouse.get_connection() as con:
         con.execute(OUTBOX_DDL)
         payload = con.execute("select * from marts.sync_crm_leads order by lead_id").df()
@@ -69,7 +73,8 @@ def crm_writes(context: AssetExecutionContext, warehouse: DuckDBResource, crm: C
             try:
                 con.execute(
                     "insert into ops.crm_writes select lead_id, operation, external_id, crm_object_type,"
-                    " crm_record_id, payload_sha256, status, attempts, error, written_at from _crm_writes_frame"
+                    " crm_record_id, payload_sha256, status, attempts, error, written_at"
+                    " from _crm_writes_frame"
                 )
             finally:
                 con.unregister("_crm_writes_frame")

@@ -113,7 +113,11 @@ def plan_writes(row: Mapping[str, Any]) -> list[PlannedWrite]:
     lead_id = row["lead_id"]
     contact_id = row.get("contact_id")
     if contact_id:
-        writes = [PlannedWrite(lead_id, LINK_CONTACT, contact_id, {"object_type": "contact", "record_id": contact_id})]
+        writes = [
+            PlannedWrite(
+                lead_id, LINK_CONTACT, contact_id, {"object_type": "contact", "record_id": contact_id}
+            )
+        ]
     else:
         fields = LeadFields(
             email=row.get("email"),
@@ -211,7 +215,9 @@ def plan_all_writes(
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             lead_id = str(row.get("lead_id"))
             refused.append(
-                WriteResult(lead_id, PLAN, lead_id, None, None, "", "parked", 0, f"payload refused: {error}", now())
+                WriteResult(
+                    lead_id, PLAN, lead_id, None, None, "", "parked", 0, f"payload refused: {error}", now()
+                )
             )
     return writes, refused
 
@@ -253,7 +259,9 @@ def execute_writes(
             )
             continue
         if write.lead_id in parked_leads:
-            results.append(_parked(write, 0, "not attempted: an earlier operation for this lead was parked", now))
+            results.append(
+                _parked(write, 0, "not attempted: an earlier operation for this lead was parked", now)
+            )
             continue
         attempt = 0
         while True:

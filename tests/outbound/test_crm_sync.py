@@ -59,12 +59,30 @@ def crm_with_owner() -> FakeCrm:
     crm = FakeCrm()
     crm.seed(
         owners=[
-            Owner(owner_id="own_1", name="Rep One", email="one@salescorp.com", team="emea_smb", region="EMEA",
-                  active=True, capacity=50),
-            Owner(owner_id="own_gone", name="Gone", email="gone@salescorp.com", team="emea_smb", region="EMEA",
-                  active=False, capacity=0),
+            Owner(
+                owner_id="own_1",
+                name="Rep One",
+                email="one@salescorp.com",
+                team="emea_smb",
+                region="EMEA",
+                active=True,
+                capacity=50,
+            ),
+            Owner(
+                owner_id="own_gone",
+                name="Gone",
+                email="gone@salescorp.com",
+                team="emea_smb",
+                region="EMEA",
+                active=False,
+                capacity=0,
+            ),
         ],
-        contacts=[Contact(contact_id="con_7", first_name="Grace", last_name="Hopper", email="grace@navy-example.com")],
+        contacts=[
+            Contact(
+                contact_id="con_7", first_name="Grace", last_name="Hopper", email="grace@navy-example.com"
+            )
+        ],
     )
     return crm
 
@@ -162,9 +180,9 @@ def test_known_contact_is_linked_not_duplicated_as_a_lead():
 
 
 def test_escalated_lead_gets_no_task_and_no_owner():
-    crm = crm_with_owner()
-    row = routed_row(disposition="escalate", lead_status="escalated", owner_id=None, task_subject=None,
-                     task_due_at=None)
+    row = routed_row(
+        disposition="escalate", lead_status="escalated", owner_id=None, task_subject=None, task_due_at=None
+    )
     assert [w.operation for w in plan_writes(row)] == [UPSERT, ADD_NOTE]
 
 
@@ -193,5 +211,7 @@ def test_a_row_the_crm_model_refuses_is_parked_and_the_batch_goes_on():
 
     writes, refused = plan_all_writes([routed_row(country_code="usa"), routed_row(lead_id="lead_0002")])
     assert [r.lead_id for r in refused] == ["lead_0001"]
-    assert refused[0].operation == PLAN and refused[0].status == "parked" and "country_code" in refused[0].error
+    assert (
+        refused[0].operation == PLAN and refused[0].status == "parked" and "country_code" in refused[0].error
+    )
     assert {w.lead_id for w in writes} == {"lead_0002"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,10 +41,8 @@ def stop_daemon(process: subprocess.Popen) -> None:
     except (ProcessLookupError, subprocess.TimeoutExpired):
         pass
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def read_reader_copy(path: Path, query: str):
@@ -67,8 +66,12 @@ def test_file_dropped_while_daemon_runs_is_decided_and_written_once(pipeline, tm
             [
                 customer,
                 event("evt-d-2", email="owner@smallshop-example.com"),
-                event("evt-d-3", source="partner_referral", email="cio@partnerco-example.com",
-                      partner={"id": "p-1", "name": "Channel Co"}),
+                event(
+                    "evt-d-3",
+                    source="partner_referral",
+                    email="cio@partnerco-example.com",
+                    partner={"id": "p-1", "name": "Channel Co"},
+                ),
                 '{"event_id": "evt-d-broken", "source": ',
                 dict(customer),
             ],
@@ -89,7 +92,11 @@ def test_file_dropped_while_daemon_runs_is_decided_and_written_once(pipeline, tm
         else:
             log = (tmp_path / "daemon.log").read_text()[-4000:]
             pytest.fail(f"the sensor path did not process the batch in time; daemon log tail:\n{log}")
-        assert Counter(status for (status,) in fates) == {"accepted": 3, "quarantined": 1, "duplicate_delivery": 1}
+        assert Counter(status for (status,) in fates) == {
+            "accepted": 3,
+            "quarantined": 1,
+            "duplicate_delivery": 1,
+        }
         assert pipeline.crm.count(ObjectType.LEAD) == 3
         assert pipeline.crm.count(ObjectType.TASK) == 3
         assert not list(pipeline.settings.landing_dir.glob("*.jsonl")), "ingested files are archived"

@@ -20,12 +20,18 @@ pytestmark = pytest.mark.slow
 
 def batch_with_malformed_and_redelivered():
     customer = event(
-        "evt-globex-jane", email="Jane.Doe@GlobexCorp.com", first_name="Jane", last_name="Doe",
-        company="Globex", source="demo_request",
+        "evt-globex-jane",
+        email="Jane.Doe@GlobexCorp.com",
+        first_name="Jane",
+        last_name="Doe",
+        company="Globex",
+        source="demo_request",
     )
     smb = event("evt-smb-1", email="owner@smallshop-example.com", company="Small Shop", employees="11-50")
     partner = event(
-        "evt-partner-1", source="partner_referral", email="cio@partnerco-example.com",
+        "evt-partner-1",
+        source="partner_referral",
+        email="cio@partnerco-example.com",
         partner={"id": "p-42", "name": "Channel Co", "referrer_email": "rep@channelco-example.com"},
     )
     malformed = '{"event_id": "evt-broken", "source": "web_form", "received_at": '
@@ -34,8 +40,11 @@ def batch_with_malformed_and_redelivered():
 
 def round_robin_batch(batch: int):
     return [
-        event(f"evt-rr-{batch}-{i}", email=f"buyer{batch}{i}@shop{batch}{i}-example.com",
-              received_at=f"2026-11-25T1{batch}:0{i}:00Z")
+        event(
+            f"evt-rr-{batch}-{i}",
+            email=f"buyer{batch}{i}@shop{batch}{i}-example.com",
+            received_at=f"2026-11-25T1{batch}:0{i}:00Z",
+        )
         for i in range(5)
     ]
 
@@ -57,7 +66,9 @@ class Scenario:
 
         crm = self.pipeline.crm
         return Snapshot(
-            crm_counts={kind: crm.count(kind) for kind in (ObjectType.LEAD, ObjectType.TASK, ObjectType.NOTE)},
+            crm_counts={
+                kind: crm.count(kind) for kind in (ObjectType.LEAD, ObjectType.TASK, ObjectType.NOTE)
+            },
             deliveries=self.pipeline.read("select count(*) from raw.event_deliveries")[0][0],
             decisions=self.pipeline.read("select count(*) from marts.lead_decisions")[0][0],
         )
@@ -87,8 +98,13 @@ def scenario(tmp_path_factory):
         # Run 2: the same person again (other case, plus address, another source) and more traffic.
         pipeline.land(
             [
-                event("evt-sam-b", email="sam.ray+pricing@SmallShop-example.com", job_title="Head of Data",
-                      source="pricing_inquiry", received_at="2026-11-25T10:00:00Z"),
+                event(
+                    "evt-sam-b",
+                    email="sam.ray+pricing@SmallShop-example.com",
+                    job_title="Head of Data",
+                    source="pricing_inquiry",
+                    received_at="2026-11-25T10:00:00Z",
+                ),
                 *round_robin_batch(1),
             ],
             "traffic-2.jsonl",
@@ -174,14 +190,18 @@ def test_same_person_submitting_again_updates_one_crm_record(scenario):
     tasks = pipeline.crm.get_record(ObjectType.TASK, external_id=f"{leads[0][0]}:first_touch")
     assert tasks is not None
     # Run 2 added Sam's second event and five new leads: five new lead records, not six.
-    assert scenario.snapshots[1].crm_counts[ObjectType.LEAD] - scenario.snapshots[0].crm_counts[ObjectType.LEAD] == 5
+    assert (
+        scenario.snapshots[1].crm_counts[ObjectType.LEAD] - scenario.snapshots[0].crm_counts[ObjectType.LEAD]
+        == 5
+    )
 
 
 def test_round_robin_is_fair_across_batches_and_skips_inactive_owners(scenario):
     owners = Counter(
         owner
         for (owner,) in scenario.pipeline.read(
-            "select owner_id from marts.lead_decisions where team = 'amer_smb' and rule_id = 'territory_segment'"
+            "select owner_id from marts.lead_decisions"
+            " where team = 'amer_smb' and rule_id = 'territory_segment'"
         )
     )
     assert sum(owners.values()) >= 15
@@ -210,19 +230,21 @@ def test_explain_shows_rule_and_evidence_for_routed_disqualified_and_escalated_l
         escalated = explain_text(con, "lead@sg-company-example.com")
     assert "decision: route — rule territory_segment" in routed and "→ routed" in routed
     assert "upsert_lead" in routed and "create_task" in routed and "evidence:" in routed
-    assert "decision: disqualify — rule spam" in spam and "honeypot_filled" in spam and "→ disqualified" in spam
+    assert (
+        "decision: disqualify — rule spam" in spam and "honeypot_filled" in spam and "→ disqualified" in spam
+    )
     assert "CRM writes (0)" in spam  # spam never reaches the CRM
     assert "decision: escalate" in escalated and "→ escalated" in escalated and "evidence:" in escalated
 
 
 def test_every_logged_transition_is_allowed(scenario):
+    import duckdb
+
     from assets.decisions.state_machine import (
         find_disallowed_logged_transitions,
         load_allowed_transitions,
         read_transition_rows,
     )
-
-    import duckdb
 
     with duckdb.connect(str(scenario.pipeline.settings.reader_warehouse_path), read_only=True) as con:
         table = load_allowed_transitions(read_transition_rows(con))
