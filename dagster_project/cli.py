@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,29 @@ class CliError(Exception):
 # ---------------------------------------------------------------- running the pipeline
 
 
+def wait_for_warehouse(path: Path, timeout_seconds: float = 600, poll_seconds: float = 2) -> None:
+    """Wait while another run (e.g. one the daemon launched) holds the warehouse; DuckDB allows one writer."""
+    import duckdb
+
+    deadline = time.monotonic() + timeout_seconds
+    announced = False
+    while True:
+        try:
+            duckdb.connect(str(path)).close()
+            return
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"the warehouse {path} stayed locked by another process for {timeout_seconds:.0f} s"
+                ) from error
+            if not announced:
+                print("Waiting for the warehouse: another run holds it ...", file=sys.stderr)
+                announced = True
+            time.sleep(poll_seconds)
+
+
 def run_pipeline(settings: Settings, files: Sequence[str] | None = None):
     """Run `process_leads` in this process, recorded in the Dagster instance like sensor-launched runs."""
     from dagster import DagsterInstance
@@ -34,6 +58,7 @@ def run_pipeline(settings: Settings, files: Sequence[str] | None = None):
     from dagster_project.definitions import defs
 
     settings.prepare_home()
+    wait_for_warehouse(settings.warehouse_path)
     job = defs.resolve_job_def("process_leads")
     run_config = {
         "ops": {"raw_inbound_events": {"config": {"files": list(files or [])}}},

@@ -65,3 +65,25 @@ def test_land_copies_files_atomically_into_the_landing_zone(home, tmp_path, caps
     landed = list((home / "landing").glob("*.jsonl"))
     assert len(landed) == 1 and landed[0].read_text() == source.read_text()
     assert not list((home / "landing").glob("*.tmp"))
+
+
+def test_run_waits_while_another_process_holds_the_warehouse(tmp_path):
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from dagster_project.cli import wait_for_warehouse
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); time.sleep(3)"]
+    )
+    time.sleep(1.5)  # let the holder take the lock
+    started = time.monotonic()
+    waiter = threading.Thread(target=wait_for_warehouse, args=(warehouse,), kwargs={"poll_seconds": 0.2})
+    waiter.start()
+    waiter.join(timeout=30)
+    holder.wait()
+    assert not waiter.is_alive()
+    assert time.monotonic() - started >= 0.5
