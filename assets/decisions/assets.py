@@ -56,11 +56,15 @@ def lead_state_log(context: AssetExecutionContext, warehouse: DuckDBResource) ->
         ]
         appended = append_transitions(con, transitions, table, actor=PIPELINE_ACTOR, rules_version=version)
         by_state = Counter(current_states(con).values())
+        by_disposition = dict(
+            con.execute("select disposition, count(*) from marts.lead_decisions group by 1").fetchall()
+        )
     return MaterializeResult(
         metadata={
             "appended_transitions": appended,
             "rules_version": version,
             **{f"leads_{state}": int(count) for state, count in sorted(by_state.items())},
+            **{f"decisions_{name}": int(count) for name, count in sorted(by_disposition.items())},
         }
     )
 
