@@ -159,13 +159,11 @@ def throughput(leads: int) -> dict:
     began = time.perf_counter()
     result = run_pipeline(settings)
     elapsed = time.perf_counter() - began
-    steps: dict[str, float] = {}
-    started: dict[str, float] = {}
-    for event in result.all_events:
-        if event.event_type_value == "STEP_START":
-            started[event.step_key] = event.timestamp
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
-            steps[event.step_key] = round(event.timestamp - started[event.step_key], 1)
+    steps = {
+        event.step_key: round(event.event_specific_data.duration_ms / 1000, 1)
+        for event in result.all_events
+        if event.event_type_value == "STEP_SUCCESS"
+    }
     return {
         "leads": leads,
         "success": result.success,

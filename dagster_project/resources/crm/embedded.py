@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -135,6 +136,7 @@ class EmbeddedCrm(RecordStoreCrm):
     def __init__(self, database_path: str | Path, *, busy_timeout_seconds: float = 5.0) -> None:
         self.database_path = Path(database_path)
         self._busy_timeout_seconds = busy_timeout_seconds
+        self._local = threading.local()
         self.database_path.parent.mkdir(parents=True, exist_ok=True)
         self._initialize()
 
@@ -181,9 +183,28 @@ class EmbeddedCrm(RecordStoreCrm):
                     connection.execute("ROLLBACK")
             connection.close()
 
+    def _thread_connection(self) -> sqlite3.Connection:
+        """One connection per thread, kept open.
+
+        Closing the last connection to a WAL database checkpoints and deletes the WAL: with a connection
+        per call, writing 10,000 leads (40,000 calls) spent most of its time in those checkpoints.
+        """
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            try:
+                # WAL + NORMAL never corrupts the file; a power cut may lose the last commits, which the
+                # outbox then retries (every write is idempotent by external id).
+                connection.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as error:
+                connection.close()
+                raise _translate(error) from error
+            self._local.connection = connection
+        return connection
+
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[_SqliteTransaction]:
-        connection = self._connect()
+        connection = self._thread_connection()
         try:
             # A write takes the write lock up front (IMMEDIATE). A deferred transaction that reads and then
             # tries to write cannot wait for the lock in WAL mode: SQLite fails it at once with SQLITE_BUSY.
@@ -196,4 +217,3 @@ class EmbeddedCrm(RecordStoreCrm):
             with suppress(sqlite3.Error):
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
-            connection.close()
