@@ -53,3 +53,23 @@ def test_job_runs_everything_but_external_assets():
 
 def write_snapshot() -> None:
     SNAPSHOT.write_text("\n".join(current_keys()) + "\n")
+
+
+def test_blocking_gates_come_before_what_they_guard():
+    """The raw-events GX gate runs before dbt; outbound waits for the payload gate and the state-log audit."""
+    # Dagster has no public API for the execution plan; this pins blocking semantics that the dbt
+    # translator settings were seen to change.
+    from dagster._core.execution.api import create_execution_plan
+
+    from dagster_project.definitions import defs
+
+    plan = create_execution_plan(defs.resolve_job_def("process_leads"))
+    upstream = {
+        step.key: set(step.get_execution_dependency_keys()) for step in plan.get_all_steps_in_topo_order()
+    }
+    assert "raw_inbound_events_raw_inbound_events_meet_contract" in upstream["leadops_dbt_models"]
+    assert {
+        "leadops_dbt_models",
+        "marts__sync_crm_leads_outbound_payload_meets_contract",
+        "ops__lead_state_log_only_allowed_transitions_logged",
+    } <= upstream["ops__crm_writes"]

@@ -18,98 +18,14 @@ import duckdb
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from assets.ingest.assets import CRM_COLUMNS
+from assets.ingest.ingest import TABLES as RAW_TABLES
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
-# raw.inbound_events, column for column as in docs/architecture.md.
-RAW_EVENT_COLUMNS: dict[str, str] = {
-    "event_id": "varchar",
-    "source": "varchar",
-    "received_at": "timestamp",
-    "email": "varchar",
-    "first_name": "varchar",
-    "last_name": "varchar",
-    "full_name": "varchar",
-    "company": "varchar",
-    "website": "varchar",
-    "job_title": "varchar",
-    "phone": "varchar",
-    "country": "varchar",
-    "employees": "varchar",
-    "message": "varchar",
-    "utm_source": "varchar",
-    "utm_medium": "varchar",
-    "utm_campaign": "varchar",
-    "utm_content": "varchar",
-    "utm_term": "varchar",
-    "landing_page": "varchar",
-    "partner_id": "varchar",
-    "partner_name": "varchar",
-    "partner_referrer_email": "varchar",
-    "consent_marketing": "boolean",
-    "honeypot": "varchar",
-    "ip": "varchar",
-    "user_agent": "varchar",
-    "extra_json": "varchar",
-    "payload_json": "varchar",
-    "email_normalized": "varchar",
-    "email_key": "varchar",
-    "email_domain": "varchar",
-    "is_free_email": "boolean",
-    "is_disposable_email": "boolean",
-    "first_name_normalized": "varchar",
-    "last_name_normalized": "varchar",
-    "company_normalized": "varchar",
-    "website_domain": "varchar",
-    "country_code": "varchar",
-    "phone_e164": "varchar",
-    "employees_reported_min": "integer",
-    "employees_reported_max": "integer",
-    "spam_signals": "varchar",
-    "file_name": "varchar",
-    "line_number": "integer",
-    "batch_id": "varchar",
-    "ingested_at": "timestamp",
-}
-
-CRM_TABLES: dict[str, dict[str, str]] = {
-    "owners": {
-        "owner_id": "varchar",
-        "name": "varchar",
-        "email": "varchar",
-        "team": "varchar",
-        "region": "varchar",
-        "active": "boolean",
-        "capacity": "integer",
-    },
-    "accounts": {
-        "account_id": "varchar",
-        "name": "varchar",
-        "domain": "varchar",
-        "alias_domains": "varchar",
-        "country": "varchar",
-        "employees": "integer",
-        "industry": "varchar",
-        "status": "varchar",
-        "owner_id": "varchar",
-    },
-    "account_domains": {"account_id": "varchar", "domain": "varchar", "is_primary": "boolean"},
-    "contacts": {
-        "contact_id": "varchar",
-        "account_id": "varchar",
-        "first_name": "varchar",
-        "last_name": "varchar",
-        "email": "varchar",
-        "title": "varchar",
-        "phone": "varchar",
-        "owner_id": "varchar",
-    },
-    "opportunities": {
-        "opportunity_id": "varchar",
-        "account_id": "varchar",
-        "stage": "varchar",
-        "owner_id": "varchar",
-    },
-}
+# The column contracts come from the code that writes these tables, so the fixture cannot drift from them.
+RAW_EVENT_COLUMNS: dict[str, str] = RAW_TABLES["raw.inbound_events"]
+CRM_TABLES: dict[str, dict[str, str]] = CRM_COLUMNS
 
 _FREE_MAIL = {"gmail.com", "googlemail.com", "yahoo.com", "outlook.com"}
 _T0 = datetime(2025, 3, 3, 9, 0, 0)

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import os
 
-from dagster import RunRequest, SkipReason, build_sensor_context
+import pytest
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+)
 
 from dagster_project.resources.landing import LandingZone
 from sensors.new_leads import new_leads_sensor
 
 
-def tick(landing_dir, cursor=None):
-    context = build_sensor_context(cursor=cursor, resources={"landing": LandingZone(path=str(landing_dir))})
+@pytest.fixture
+def instance():
+    with DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
+
+
+def tick(landing_dir, cursor=None, instance=None):
+    """One sensor evaluation; a fresh ephemeral instance (no runs in flight) unless one is given."""
+    if instance is None:
+        with DagsterInstance.ephemeral() as ephemeral:
+            return tick(landing_dir, cursor, ephemeral)
+    context = build_sensor_context(
+        cursor=cursor, instance=instance, resources={"landing": LandingZone(path=str(landing_dir))}
+    )
     result = new_leads_sensor(context)
     return result, context.cursor
 
@@ -72,3 +92,21 @@ def test_cursor_forgets_archived_files(tmp_path):
     (landing / "a.jsonl").unlink()  # ingest archived it
     _, cursor = tick(landing, cursor)
     assert cursor == "[]"
+
+
+def test_new_files_wait_while_a_run_is_in_flight_then_go_in_one_batch(tmp_path, instance):
+    landing = tmp_path / "landing"
+    land(landing, "a.jsonl")
+    _, cursor = tick(landing, instance=instance)
+    in_flight = instance.add_run(
+        DagsterRun(job_name="process_leads", run_id="r1", status=DagsterRunStatus.STARTED)
+    )
+    land(landing, "b.jsonl")
+    land(landing, "c.jsonl")
+    waiting, cursor_while_waiting = tick(landing, cursor, instance)
+    assert isinstance(waiting, SkipReason) and "wait" in waiting.skip_message
+    assert cursor_while_waiting == cursor
+
+    instance.delete_run(in_flight.run_id)  # the run is no longer in flight
+    result, _ = tick(landing, cursor, instance)
+    assert result.run_config["ops"]["raw_inbound_events"]["config"]["files"] == ["b.jsonl", "c.jsonl"]
