@@ -425,6 +425,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"leadops: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

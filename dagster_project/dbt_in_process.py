@@ -98,7 +98,12 @@ def dbt_build_in_process(
         else:
             os.environ[DBT_INDIRECT_SELECTION_ENV] = previous_indirect
 
+    source_tests = _source_only_tests(params.manifest)
     for raw_event in raw_events:
+        if raw_event.get("data", {}).get("node_info", {}).get("unique_id") in source_tests:
+            # Tests on sources guard assets other steps own; their failures still fail the build above.
+            # As events they would only turn into observations with a warning each.
+            continue
         event = DbtCoreCliEventMessage(raw_event=raw_event, event_history_metadata={})
         yield from event.to_default_asset_events(
             manifest=params.manifest,
@@ -109,6 +114,16 @@ def dbt_build_in_process(
         )
     if not result.success:
         raise Failure(description=_failure_description(result, raw_events))
+
+
+def _source_only_tests(manifest: dict[str, Any]) -> set[str]:
+    return {
+        unique_id
+        for unique_id, node in manifest.get("nodes", {}).items()
+        if node.get("resource_type") == "test"
+        and node.get("depends_on", {}).get("nodes")
+        and all(dep.startswith("source.") for dep in node["depends_on"]["nodes"])
+    }
 
 
 def _load_manifest(project: DbtProject) -> dict[str, Any]:
