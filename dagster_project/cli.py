@@ -261,10 +261,15 @@ def cmd_run(args, settings: Settings) -> int:
         materialization = event.event_specific_data.materialization
         if materialization.asset_key.to_user_string() == "raw_inbound_events":
             batch_id = materialization.metadata["batch_id"].value
-    if not result.success:
-        failed = [event.step_key for event in result.all_events if event.is_step_failure]
-        print(f"Run {result.run_id} failed in step(s): {', '.join(failed) or 'unknown'}", file=sys.stderr)
-        print("Open the Dagster UI (`leadops dev`) to see the failure and rerun the step.", file=sys.stderr)
+    failed = [event.step_key for event in result.all_events if event.is_step_failure]
+    skipped = [event.step_key for event in result.all_events if event.is_step_skipped]
+    if not result.success or skipped:
+        print(
+            f"Run {result.run_id} did not finish: failed {', '.join(failed) or 'none'};"
+            f" skipped {', '.join(skipped) or 'none'}",
+            file=sys.stderr,
+        )
+        print("Open the Dagster UI (`leadops dev`) to see why and rerun the step.", file=sys.stderr)
         return 1
     with open_reader(settings) as con:
         print(summary_text(con, batch_id))

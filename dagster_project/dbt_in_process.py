@@ -41,6 +41,21 @@ def _prepare_target(project: DbtProject, run_id: str) -> Path:
     return target
 
 
+def _keep_parse_state(project: DbtProject, target: Path) -> None:
+    """Hand this run's parse state to the next run.
+
+    dbt throws partial-parse state away when the environment it was made in differs (another warehouse
+    path, an env var another tool left unset); a full parse then costs ~5 s on every run. The state of the
+    last successful run always matches how runs are made here.
+    """
+    produced = target / _PARTIAL_PARSE_FILE
+    if produced.exists():
+        base = Path(project.project_dir) / project.target_path
+        temporary = base / f"{_PARTIAL_PARSE_FILE}.{target.name}.tmp"
+        shutil.copyfile(produced, temporary)
+        os.replace(temporary, base / _PARTIAL_PARSE_FILE)
+
+
 def _release_duckdb() -> None:
     """dbt-duckdb keeps its database open in-process; the run's next steps open the same file."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
@@ -114,6 +129,7 @@ def dbt_build_in_process(
         )
     if not result.success:
         raise Failure(description=_failure_description(result, raw_events))
+    _keep_parse_state(project, target)
 
 
 def _source_only_tests(manifest: dict[str, Any]) -> set[str]:

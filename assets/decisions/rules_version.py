@@ -1,7 +1,8 @@
 """A short, stable fingerprint of the routing policy in force, stamped on every state transition.
 
-It hashes the contents (not the mtimes) of the policy seeds, the shared seeds and the rule SQL, so two
-machines running the same commit and policy folder log the same version, and any analyst edit changes it.
+It hashes the contents (not the mtimes) of the policy seeds, the shared seeds, the SQL and the dbt tests, so
+two machines running the same commit and policy folder log the same version, and any analyst edit changes
+it. The dbt step also uses it to skip re-seeding when nothing about the rules changed.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-_RULE_FOLDERS = ("seeds", "models/intermediate", "models/marts", "macros")
+_RULE_FOLDERS = ("seeds", "models", "macros", "tests")
 
 
 def rules_version(dbt_project_dir: Path, policy_dir: str) -> str:
@@ -17,6 +18,7 @@ def rules_version(dbt_project_dir: Path, policy_dir: str) -> str:
     policy_path = Path(policy_dir)
     if not policy_path.is_absolute():
         policy_path = dbt_project_dir / policy_path
+    digest.update((dbt_project_dir / "dbt_project.yml").read_bytes())
     roots = [dbt_project_dir / folder for folder in _RULE_FOLDERS] + [policy_path]
     for root in roots:
         if not root.exists():

@@ -40,6 +40,8 @@ class Pipeline:
             raise_on_error=True,
         )
         assert result.success
+        skipped = [event.step_key for event in result.all_events if event.is_step_skipped]
+        assert not skipped, f"steps skipped: {skipped}"
         return result
 
     def read(self, query: str, params: list | None = None) -> list[tuple]:

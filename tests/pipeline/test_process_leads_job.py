@@ -251,3 +251,10 @@ def test_every_logged_transition_is_allowed(scenario):
         assert find_disallowed_logged_transitions(con, table) == []
         logged = con.execute("select count(*) from ops.lead_state_log").fetchone()[0]
     assert logged >= 3 * scenario.snapshots[-1].decisions
+
+
+def test_rules_are_seeded_once_and_skipped_while_unchanged(scenario):
+    builds = scenario.pipeline.read("select rules_version from ops.dbt_rules_builds")
+    assert len(builds) == 1  # run 1 built the seeds; runs 2 and 3 found the rules unchanged
+    logged_versions = scenario.pipeline.read("select distinct rules_version from ops.lead_state_log")
+    assert logged_versions == builds
