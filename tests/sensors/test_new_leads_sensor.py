@@ -110,3 +110,19 @@ def test_new_files_wait_while_a_run_is_in_flight_then_go_in_one_batch(tmp_path, 
     instance.delete_run(in_flight.run_id)  # the run is no longer in flight
     result, _ = tick(landing, cursor, instance)
     assert result.run_config["ops"]["raw_inbound_events"]["config"]["files"] == ["b.jsonl", "c.jsonl"]
+
+
+def test_safety_net_schedule_runs_only_when_files_wait(tmp_path):
+    from dagster import build_schedule_context
+
+    from dagster_project.jobs import safety_net_schedule
+
+    landing = tmp_path / "landing"
+    resources = {"landing": LandingZone(path=str(landing))}
+    with DagsterInstance.ephemeral() as ephemeral:
+        idle = safety_net_schedule(build_schedule_context(instance=ephemeral, resources=resources))
+        assert isinstance(idle, SkipReason)
+        land(landing, "left-behind.jsonl")
+        due = safety_net_schedule(build_schedule_context(instance=ephemeral, resources=resources))
+    assert isinstance(due, RunRequest)
+    assert due.run_config["ops"]["raw_inbound_events"]["config"]["files"] == []
