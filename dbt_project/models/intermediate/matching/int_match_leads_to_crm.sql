@@ -61,45 +61,53 @@ contact_accounts as (
     where best_contact.match_rank = 1
 ),
 
-email_domain_candidates as (
+-- The lead's two domains, in order of trust: the email domain (never a free-mail or disposable one), then
+-- the website it typed in.
+lead_domains as (
     select
-        leads.lead_id,
-        account_domains.account_id,
-        row_number() over (
-            partition by leads.lead_id
-            order by case when account_domains.is_primary then 0 else 1 end, account_domains.account_id
-        ) as match_rank
+        lead_id,
+        email_domain as domain,
+        'email_domain' as match_method,
+        0 as trust_rank
     from leads
-    inner join account_domains
-        on leads.email_domain = account_domains.domain
     where
-        not coalesce(leads.is_free_email, false)
-        and not coalesce(leads.is_disposable_email, false)
+        email_domain is not null
+        and not coalesce(is_free_email, false)
+        and not coalesce(is_disposable_email, false)
+    union all
+    select
+        lead_id,
+        website_domain as domain,
+        'website_domain' as match_method,
+        1 as trust_rank
+    from leads
+    where website_domain is not null
 ),
 
-website_domain_candidates as (
+best_domain_account as (
     select
-        leads.lead_id,
+        lead_domains.lead_id,
         account_domains.account_id,
+        lead_domains.match_method,
         row_number() over (
-            partition by leads.lead_id
-            order by case when account_domains.is_primary then 0 else 1 end, account_domains.account_id
+            partition by lead_domains.lead_id
+            order by
+                lead_domains.trust_rank,
+                case when account_domains.is_primary then 0 else 1 end,
+                account_domains.account_id
         ) as match_rank
-    from leads
+    from lead_domains
     inner join account_domains
-        on leads.website_domain = account_domains.domain
+        on lead_domains.domain = account_domains.domain
 )
 
 select
     leads.lead_id,
     contact_accounts.contact_id,
-    coalesce(
-        contact_accounts.account_id, email_domain_candidates.account_id, website_domain_candidates.account_id
-    ) as account_id,
+    coalesce(contact_accounts.account_id, best_domain_account.account_id) as account_id,
     case
         when contact_accounts.account_id is not null then 'contact_email'
-        when email_domain_candidates.account_id is not null then 'email_domain'
-        when website_domain_candidates.account_id is not null then 'website_domain'
+        when best_domain_account.account_id is not null then best_domain_account.match_method
         -- A known contact without an account is still a contact match.
         when contact_accounts.contact_id is not null then 'contact_email'
         else 'none'
@@ -107,11 +115,7 @@ select
 from leads
 left join contact_accounts
     on leads.lead_id = contact_accounts.lead_id
-left join email_domain_candidates
+left join best_domain_account
     on
-        leads.lead_id = email_domain_candidates.lead_id
-        and email_domain_candidates.match_rank = 1
-left join website_domain_candidates
-    on
-        leads.lead_id = website_domain_candidates.lead_id
-        and website_domain_candidates.match_rank = 1
+        leads.lead_id = best_domain_account.lead_id
+        and best_domain_account.match_rank = 1
