@@ -1,7 +1,9 @@
 """Identity benchmark: 1,000 new leads scored against N existing records, and a full dedupe of N records.
 
-    python bench/bench_identity.py --records 100000          # what we run on a shared 2-core box
-    python bench/bench_identity.py --records 1000000         # the target size (needs ~1 h box time)
+    nice -n 10 .venv/bin/python bench/bench_identity.py --records 100000 \
+        --out bench/results/identity-100k.json
+    nice -n 10 .venv/bin/python bench/bench_identity.py --records 1000000 \
+        --out bench/results/identity-1m.json
 
 Targets: 1k vs 1M <= 30 s; full dedupe of 1M <= 5 min; peak RSS <= 4 GB. Prints one JSON object.
 """
@@ -39,6 +41,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="existing records N")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--skip-dedupe", action="store_true")
+    parser.add_argument("--out", type=Path, help="also write the JSON result to this file")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -76,7 +79,11 @@ def main() -> None:
             clusters, cluster_column="cluster_id"
         ).model_dump()
     result["peak_rss_mb"] = round(peak_rss_mb())
-    print(json.dumps(result, indent=2))
+    result["command"] = " ".join(["python", *sys.argv])
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dagster_project.cli_overrides import register_identity_commands, register_override_commands
 from dagster_project.settings import REPO_ROOT, Settings, load_settings
 
 DEMO_DIR = REPO_ROOT / "demo"
@@ -199,9 +200,22 @@ def _explain_one(con, lead_id: str) -> str:
             f"  matched:  method={d['match_method']} account={d['account_id']} ({d['account_name']})"
             f" contact={d['contact_id']}",
             f"  territory: country={d['country_code']} region={d['region']} segment={d['segment']}"
-            f" employees={d['employees']} industry={d['industry']}",
+            f" employees={d['employees']} (source {d.get('employees_source')}, self-reported"
+            f" {d.get('employees_reported')}) industry={d['industry']}",
+            f"  enrichment: {d.get('enrichment_status')} (confidence {d.get('enrichment_confidence')})",
+            f"  intent: {d.get('intent')} via {d.get('intent_source')}"
+            f" (confidence {d.get('intent_confidence')})"
+            f" policy flag: {d.get('policy_flag') or 'none'}",
+            f"  summary: {d.get('summary') or '-'}",
+            f"  review candidates: person {d.get('person_review_candidate_person_id')}"
+            f" (p={d.get('person_review_probability')}), account {d.get('account_review_candidate_id')}"
+            f" (p={d.get('account_review_probability')})",
+            f"  decided by: {d.get('decided_by')}  override: {d.get('override_id') or 'none'}"
+            f"  high-impact actions allowed: {d.get('high_impact_allowed')}",
             f"  spam signals: {d['spam_signals'] or 'none'}",
         ]
+    out += _identity_lines(con, lead_id)
+    out += _override_lines(con, lead_id, None if decision.empty else decision.iloc[0].get("account_id"))
     events = con.execute(
         "select e.event_id, e.source, e.received_at, e.file_name, e.line_number, e.email, e.email_normalized,"
         " e.email_key, e.company, e.company_normalized, e.country, e.country_code, e.phone, e.phone_e164,"
@@ -251,6 +265,49 @@ def _explain_one(con, lead_id: str) -> str:
     return "\n".join(out)
 
 
+def _identity_lines(con, lead_id: str) -> list[str]:
+    """Who the lead is: every record that is or was this person, with merges and unmerges over time."""
+    if not _table_exists(con, "identity", "person_assignments"):
+        return []
+    rows = con.execute(
+        "select a.record_id, a.person_id, a.valid_from, a.valid_to, a.change, a.actor, a.override_id,"
+        " m.person_decision, m.person_candidate_id, m.person_match_probability,"
+        " m.account_decision, m.account_candidate_id, m.account_match_probability"
+        " from identity.person_assignments a left join identity.event_matches m on a.record_id = m.event_id"
+        " where a.record_id in (select record_id from identity.person_assignments where person_id = ?)"
+        " order by a.valid_from, a.record_id",
+        [lead_id],
+    ).fetchall()
+    out = [f"  identity history ({len(rows)} rows; person = lead {lead_id}):"]
+    for record, person, start, end, change, actor, override, pd_, pc, pp, ad, ac, ap in rows:
+        period = f"{start} → {end or 'now'}"
+        match = f" person {pd_} {pc or ''} p={pp}" if pd_ else ""
+        account = f"; account {ad} {ac or ''} p={ap}" if ad else ""
+        via = f" override {override}" if override else ""
+        out.append(f"    {record}: {person} {change} by {actor}{via} [{period}]{match}{account}")
+    return out
+
+
+def _override_lines(con, lead_id: str, account_id: str | None) -> list[str]:
+    if not _table_exists(con, "raw", "operator_overrides"):
+        return []
+    rows = con.execute(
+        "select override_id, created_at, actor, scope, target_id, action, value, reason"
+        " from raw.operator_overrides"
+        " where (scope = 'lead' and target_id = ?) or (scope = 'account' and target_id = ?)"
+        " or scope = 'global' or (scope = 'event' and target_id in"
+        "   (select record_id from identity.person_assignments where person_id = ?))"
+        " order by created_at",
+        [lead_id, account_id, lead_id],
+    ).fetchall()
+    out = [f"  operator overrides ({len(rows)}):"]
+    for override_id, at, actor, scope, target, action, value, reason in rows:
+        out.append(
+            f"    {override_id} at {at} by {actor}: {action} {scope} {target or ''} {value or ''} — {reason}"
+        )
+    return out
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -288,6 +345,10 @@ def cmd_demo(args, settings: Settings) -> int:
         opportunities=DEMO_DIR / "crm" / "opportunities.csv",
     )
     print(report.format())
+    firmographics = settings.home / "firmographics.csv"
+    if not firmographics.exists():
+        # The demo's enrichment reference file; an installation sets LEADOPS_FIRMOGRAPHICS_PATH instead.
+        shutil.copyfile(DEMO_DIR / "firmographics.csv", firmographics)
     land_files(settings, sorted((DEMO_DIR / "leads").glob("*.jsonl")))
     return cmd_run(argparse.Namespace(files=None), settings)
 
@@ -374,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadops", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
+    register_override_commands(commands)
+    register_identity_commands(commands)
     run = commands.add_parser("run", help="process everything waiting in the landing zone now")
     run.add_argument("--files", nargs="*", help="only these landed file names")
     run.set_defaults(handler=cmd_run)

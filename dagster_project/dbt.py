@@ -105,14 +105,39 @@ create table if not exists ops.dbt_rules_builds (rules_version varchar not null,
 """
 
 
+# dbt runs in two steps around the model interpretation of lead messages: the rules decide first
+# (everything up to int_classify_lead_intents), a model reads only the messages they could not decide
+# (assets/intent), then the decision models run. The split is by dbt selection, so the SQL stays one project.
+DECIDE_SELECTION = "stg_interpretation__lead_interpretations+ int_decide_lead_intents+"
+
+
+class DecideStepTranslator(LeadOpsDbtTranslator):
+    """The decide step takes no Dagster dependency on seeds: the prepare step skips seeds when the rules
+    are unchanged, and Dagster skips every step downstream of an output a run did not produce."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        seed_keys = {
+            super(DecideStepTranslator, self).get_asset_spec(manifest, seed_id, project).key
+            for seed_id in manifest["nodes"]
+            if seed_id.startswith("seed.")
+        }
+        return spec.replace_attributes(deps=[dep for dep in spec.deps if dep.asset_key not in seed_keys])
+
+
+decide_translator = DecideStepTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
 @dbt_assets(
     manifest=leadops_dbt_project.manifest_path,
     project=leadops_dbt_project,
     dagster_dbt_translator=dbt_translator,
     name="leadops_dbt_models",
+    exclude=DECIDE_SELECTION,
 )
 def leadops_dbt_models(context: AssetExecutionContext, warehouse: DuckDBResource) -> Iterator[Any]:
-    """One `dbt build` per run: models and their tests, and the rules (seeds) whenever they changed.
+    """The prepare step: identify, match, enrich, apply the intent rules; and the rules (seeds) whenever
+    they changed.
 
     An error-severity test failure fails the step, so nothing downstream (outbound) runs. Seeds and the ~50
     tests that read them are rebuilt only when the rules changed since the last full build (their content
@@ -138,6 +163,20 @@ def leadops_dbt_models(context: AssetExecutionContext, warehouse: DuckDBResource
             con.execute("insert into ops.dbt_rules_builds values (?, current_timestamp)", [version])
 
 
+@dbt_assets(
+    manifest=leadops_dbt_project.manifest_path,
+    project=leadops_dbt_project,
+    dagster_dbt_translator=decide_translator,
+    name="leadops_dbt_decisions",
+    select=DECIDE_SELECTION,
+)
+def leadops_dbt_decisions(context: AssetExecutionContext) -> Iterator[Any]:
+    """The decide step: intents (rules, then confident model readings), routing rules, decisions with
+    overrides, review queue and the CRM payload, with their tests."""
+    extra_args = ["--exclude-resource-type", "unit_test", "--exclude", "resource_type:seed"]
+    yield from dbt_build_in_process(context, leadops_dbt_project, decide_translator, extra_args=extra_args)
+
+
 def _built_everything(context: AssetExecutionContext) -> bool:
     """Only a build of every dbt asset vouches for the rules; a subset picked in the UI does not."""
     return set(context.selected_asset_keys) == set(context.assets_def.keys)
@@ -147,4 +186,9 @@ def dbt_model_key(model_name: str) -> AssetKey:
     """The asset key of a dbt model or seed by name (keys carry the custom schema, e.g. marts/...)."""
     from dagster_dbt import get_asset_key_for_model
 
-    return get_asset_key_for_model([leadops_dbt_models], model_name)
+    for assets_def in (leadops_dbt_models, leadops_dbt_decisions):
+        try:
+            return get_asset_key_for_model([assets_def], model_name)
+        except KeyError:
+            continue
+    raise KeyError(f"no dbt model or seed named {model_name!r}")

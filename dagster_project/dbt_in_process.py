@@ -23,17 +23,18 @@ from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 # dbt events that carry a node's result; everything else is progress chatter.
 _RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
 # Each run writes its artefacts to its own folder; older ones are pruned (each is ~1.7 MB).
-_KEEP_RUN_TARGETS = 10
+_KEEP_RUN_TARGETS = 20
 _PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
-def _prepare_target(project: DbtProject, run_id: str) -> Path:
+def _prepare_target(project: DbtProject, run_id: str, step_name: str) -> Path:
     base = Path(project.project_dir) / project.target_path
     runs = base / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     for stale in sorted(runs.iterdir(), key=lambda p: p.stat().st_mtime)[:-_KEEP_RUN_TARGETS]:
         shutil.rmtree(stale, ignore_errors=True)
-    target = runs / run_id[:8]
+    # One folder per run and dbt step: a run builds dbt twice (prepare, then decide).
+    target = runs / f"{run_id[:8]}-{step_name}"
     target.mkdir(exist_ok=True)
     # Reuse the parse state `dbt parse` left beside the manifest: without it dbt re-parses everything.
     if (base / _PARTIAL_PARSE_FILE).exists() and not (target / _PARTIAL_PARSE_FILE).exists():
@@ -79,7 +80,7 @@ def dbt_build_in_process(
     params = get_updated_cli_invocation_params_for_context(
         context=context, manifest=_load_manifest(project), dagster_dbt_translator=translator
     )
-    target = _prepare_target(project, context.run.run_id)
+    target = _prepare_target(project, context.run.run_id, context.assets_def.node_def.name)
     raw_events: list[dict[str, Any]] = []
 
     def collect(message) -> None:

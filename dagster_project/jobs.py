@@ -21,6 +21,9 @@ process_leads_job = define_asset_job(
     selection=AssetSelection.groups(
         "ingest",
         "crm_snapshot",
+        "identity",
+        "enrichment",
+        "interpretation",
         "dbt_rules",
         "dbt_staging",
         "dbt_intermediate",

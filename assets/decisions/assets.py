@@ -19,6 +19,8 @@ from assets.decisions.state_machine import (
     current_states,
     find_disallowed_logged_transitions,
     load_allowed_transitions,
+    logged_override_ids,
+    plan_override_transitions,
     plan_transitions,
     read_transition_rows,
 )
@@ -51,12 +53,22 @@ def lead_state_log(context: AssetExecutionContext, warehouse: DuckDBResource) ->
         table = _allowed_transitions(con)
         states = current_states(con)
         decisions = con.execute("select * from marts.lead_decisions order by first_received_at, lead_id").df()
-        transitions = [
-            transition
-            for decision in decisions.to_dict("records")
-            for transition in plan_transitions(states.get(decision["lead_id"]), decision, table=table)
-        ]
-        appended = append_transitions(con, transitions, table, actor=PIPELINE_ACTOR, rules_version=version)
+        already_logged = logged_override_ids(con)
+        pipeline_steps = []
+        override_steps: dict[str, list] = {}
+        for decision in decisions.to_dict("records"):
+            state = states.get(decision["lead_id"])
+            override_id = decision.get("override_id")
+            if isinstance(override_id, str) and override_id not in already_logged:
+                # An operator's override: logged once, with the operator as the actor.
+                override_steps.setdefault(str(decision["decided_by"]), []).extend(
+                    plan_override_transitions(state, decision, table=table)
+                )
+            else:
+                pipeline_steps.extend(plan_transitions(state, decision, table=table))
+        appended = append_transitions(con, pipeline_steps, table, actor=PIPELINE_ACTOR, rules_version=version)
+        for actor, steps in sorted(override_steps.items()):
+            appended += append_transitions(con, steps, table, actor=actor, rules_version=version)
         by_state = Counter(current_states(con).values())
         by_disposition = dict(
             con.execute("select disposition, count(*) from marts.lead_decisions group by 1").fetchall()

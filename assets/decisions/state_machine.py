@@ -100,6 +100,22 @@ DECISION_COLUMNS: frozenset[str] = frozenset(
         "first_received_at",
         "last_received_at",
         "decided_at",
+        "decided_by",
+        "override_id",
+        "previous_owner_id",
+        "account_match_probability",
+        "person_review_candidate_person_id",
+        "person_review_probability",
+        "account_review_candidate_id",
+        "account_review_probability",
+        "employees_source",
+        "enrichment_status",
+        "enrichment_confidence",
+        "intent",
+        "intent_source",
+        "intent_confidence",
+        "policy_flag",
+        "high_impact_allowed",
     }
 )
 
@@ -108,10 +124,35 @@ DECISION_COLUMNS: frozenset[str] = frozenset(
 _CONTEXT_KEYS: dict[LeadState, tuple[str, ...]] = {
     LeadState.NEW: ("first_received_at", "last_received_at"),
     LeadState.NORMALIZED: ("country_code",),
-    LeadState.MATCHED: ("account_id", "contact_id"),
-    LeadState.QUALIFIED: ("segment", "region", "employees", "industry"),
-    LeadState.ROUTED: ("team",),
-    LeadState.ESCALATED: ("team", "segment", "region"),
+    LeadState.MATCHED: ("account_id", "contact_id", "account_match_probability"),
+    LeadState.QUALIFIED: (
+        "segment",
+        "region",
+        "employees",
+        "employees_source",
+        "enrichment_status",
+        "industry",
+        "intent",
+        "intent_source",
+        "intent_confidence",
+    ),
+    LeadState.ROUTED: ("team", "intent", "high_impact_allowed", "override_id", "decided_by"),
+    LeadState.ESCALATED: (
+        "team",
+        "segment",
+        "region",
+        "enrichment_status",
+        "intent",
+        "intent_source",
+        "intent_confidence",
+        "policy_flag",
+        "person_review_candidate_person_id",
+        "person_review_probability",
+        "account_review_candidate_id",
+        "account_review_probability",
+        "override_id",
+        "decided_by",
+    ),
     LeadState.DISQUALIFIED: ("spam_signals",),
 }
 
@@ -416,6 +457,59 @@ def plan_transitions(
         table.check(rule.from_state, rule.to_state, evidence, lead_id=lead_id)
         transitions.append(Transition(lead_id, rule.from_state, rule.to_state, evidence))
     return transitions
+
+
+_OVERRIDE_EVIDENCE = (
+    "override_id",
+    "decided_by",
+    "rule_id",
+    "reason",
+    "team",
+    "owner_id",
+    "previous_owner_id",
+)
+
+
+def plan_override_transitions(
+    current_state: str | None, decision: Mapping[str, Any], *, table: TransitionTable | None = None
+) -> list[Transition]:
+    """The transitions an operator's override of a lead's decision adds to its log.
+
+    A lead with no logged state yet walks the pipeline path to the override's outcome; a decided lead takes
+    one step from its logged state to the outcome (routed -> routed for a new owner), with the override id
+    and its actor (decided_by) in the evidence. Raises UnreachableDecision when the table has no such step.
+    """
+    if current_state is None:
+        return plan_transitions(None, decision, table=table)
+    lead_id = str(decision["lead_id"])
+    target = DISPOSITION_TARGETS.get(decision.get("disposition"))
+    if target is None:
+        raise InvalidDecision(f"lead {lead_id}: disposition {decision.get('disposition')!r} is unknown")
+    table = table or _checked_in_table()
+    start = LeadState(current_state)
+    if start == target and target != LeadState.ROUTED:
+        return []
+    rule = table.rule(start, target)
+    if rule is None:
+        raise UnreachableDecision(
+            f"lead {lead_id}: override {decision.get('override_id')} needs {start.value} -> {target.value},"
+            " which lead_state_transitions does not allow"
+        )
+    keys = dict.fromkeys((*rule.required_evidence, *_OVERRIDE_EVIDENCE, *_CONTEXT_KEYS.get(target, ())))
+    evidence = {key: _json_value(key, decision[key]) for key in keys if key in decision}
+    table.check(rule.from_state, rule.to_state, evidence, lead_id=lead_id)
+    return [Transition(lead_id, rule.from_state, rule.to_state, evidence)]
+
+
+def logged_override_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Override ids already recorded in the log (each override is logged once)."""
+    if not _log_exists(con):
+        return set()
+    rows = con.execute(
+        f"select distinct json_extract_string(evidence_json, '$.override_id') from {LOG_RELATION}"
+        " where json_extract_string(evidence_json, '$.override_id') is not null"
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def _ensure_log_table(con: duckdb.DuckDBPyConnection) -> None:

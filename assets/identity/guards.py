@@ -1,8 +1,8 @@
 """Identity guard rails that fail loudly: candidate-pair volume, largest cluster, auto-link share.
 
 Each check returns a `GuardResult(passed, value, limit)` the pipeline turns into a blocking asset check.
-The pair-volume check runs BEFORE predict, from exact blocking counts (`record_sample_proportion=1.0`:
-splink's default samples 5 % and scales up, which hides a single exploding block).
+The pair-volume check runs BEFORE predict, from block sizes counted over every record (splink's default
+counting samples 5 % and scales up, which hides a single exploding block).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 from pydantic import BaseModel
 from splink import DuckDBAPI
-from splink.blocking_analysis import count_comparisons_from_blocking_rules
+from splink.blocking_analysis import count_comparisons_from_blocking_rules, n_largest_blocks
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -74,6 +74,32 @@ def count_candidate_pairs(
     return int(records[-1]["cumulative_comparison_count"]) if records else 0
 
 
+def candidate_pair_upper_bound(
+    tables: SplinkDataFrame | Sequence[SplinkDataFrame],
+    blocking_rules: Sequence[BlockingRuleCreator | str | dict[str, Any]],
+    link_type: Literal["dedupe_only", "link_only"],
+) -> int:
+    """Pairs the blocking rules can generate at most, from block sizes alone (no pair is built).
+
+    Sum over rules of n·(n-1)/2 per block (dedupe) or n_left·n_right per block (link): a pair that two
+    rules both find is counted twice, so this is >= what predict scores (1M records: 12.6M vs 12.4M
+    exact). It is what the guard needs — a block that explodes shows up in full — and costs one GROUP BY
+    per rule: the exact count built every pair and took 37 s of a 1M-record dedupe.
+    """
+    total = 0
+    for rule in blocking_rules:
+        # Every block, largest first: n_largest is only a LIMIT.
+        blocks = n_largest_blocks(
+            tables, blocking_rule=rule, link_type=link_type, n_largest=2**62
+        ).as_pandas_dataframe()
+        counts_l = blocks["count_l"].astype("int64")
+        if link_type == "dedupe_only":
+            total += int((counts_l * (counts_l - 1) // 2).sum())
+        else:
+            total += int((counts_l * blocks["count_r"].astype("int64")).sum())
+    return total
+
+
 def candidate_pair_volume_result(count: int, limit: int, what: str) -> GuardResult:
     return GuardResult(
         name="candidate_pair_volume",
@@ -92,18 +118,19 @@ def check_candidate_pair_volume(
     blocking_rules: Sequence[BlockingRuleCreator | str] | None = None,
     limit: int = DEFAULT_MAX_CANDIDATE_PAIRS,
 ) -> GuardResult:
-    """Pairs person scoring would generate: new x existing plus within the new batch (person inputs)."""
+    """Pairs person scoring would generate at most: new x existing plus within the new batch (person
+    inputs; candidate_pair_upper_bound)."""
     rules = list(blocking_rules) if blocking_rules is not None else person_blocking_rules()
     con = duckdb.connect()
     try:
         db_api = DuckDBAPI(con)
         new_sdf = db_api.register(prepare_people(new_records, "new records"), table_name="new_records")
-        count = count_candidate_pairs(new_sdf, rules, "dedupe_only")
+        count = candidate_pair_upper_bound(new_sdf, rules, "dedupe_only")
         if existing_records is not None and len(existing_records):
             existing_sdf = db_api.register(
                 prepare_people(existing_records, "existing records"), table_name="existing_records"
             )
-            count += count_candidate_pairs([new_sdf, existing_sdf], rules, "link_only")
+            count += candidate_pair_upper_bound([new_sdf, existing_sdf], rules, "link_only")
     finally:
         con.close()
     return candidate_pair_volume_result(count, limit, f"{len(new_records):,} new records")

@@ -61,7 +61,9 @@ ACCOUNT_MODEL_COLUMNS: tuple[str, ...] = (
 
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 _NON_NAME_CHARS = re.compile(r"[^a-z\- ]+")
-_NON_COMPANY_CHARS = re.compile(r"[^a-z0-9&]+")
+# Whitespace is kept so the words survive; "," becomes a space first ("Acme,Inc" is two words).
+_NON_COMPANY_CHARS = re.compile(r"[^a-z0-9&\s]+")
+_NON_DIGITS = re.compile(r"\D")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -85,13 +87,18 @@ def nickname_table() -> dict[str, str]:
 
 
 def _blank_to_none(value: object) -> str | None:
+    """Whitespace runs folded to one space, ends stripped; blank -> None. `str.split()` splits on the same
+    whitespace as `\\s+` and is 3x faster: the key functions run once per distinct value, ~1M at 1M
+    records."""
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return None
-    text = _WHITESPACE.sub(" ", str(value)).strip()
+    text = " ".join(str(value).split())
     return text or None
 
 
 def _ascii_fold(text: str) -> str:
+    if text.isascii():
+        return text
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
@@ -145,6 +152,11 @@ def _legal_terms_by_size() -> dict[int, frozenset[tuple[str, ...]]]:
     return {size: frozenset(terms) for size, terms in sorted(by_size.items(), reverse=True)}
 
 
+@cache
+def _legal_term_last_words() -> frozenset[str]:
+    return frozenset(term[-1] for sized_terms in _legal_terms_by_size().values() for term in sized_terms)
+
+
 def company_key(value: object) -> str | None:
     """Company name without legal suffix, case or punctuation: "ACME Corp.", "Acme, Inc." -> "acme".
 
@@ -156,17 +168,16 @@ def company_key(value: object) -> str | None:
     text = _blank_to_none(value)
     if text is None:
         return None
-    words = [_NON_COMPANY_CHARS.sub("", w) for w in _ascii_fold(text).lower().replace(",", " ").split()]
-    words = [w for w in words if w]
-    terms = _legal_terms_by_size()
-    stripped = True
-    while stripped:
-        stripped = False
+    words = _NON_COMPANY_CHARS.sub("", _ascii_fold(text).lower().replace(",", " ")).split()
+    terms, last_words = _legal_terms_by_size(), _legal_term_last_words()
+    # Most names end in no legal term: one set lookup instead of a slice per term length.
+    while len(words) > 1 and words[-1] in last_words:
         for size, sized_terms in terms.items():
             if len(words) > size and tuple(words[-size:]) in sized_terms:
                 del words[-size:]
-                stripped = True
                 break
+        else:
+            break
     return " ".join(words) or None
 
 
@@ -175,7 +186,9 @@ def phone_key(value: object) -> str | None:
     text = _blank_to_none(value)
     if text is None:
         return None
-    digits = re.sub(r"\D", "", text)
+    digits = text.replace("+", "")
+    if not (digits.isascii() and digits.isdigit()):
+        digits = _NON_DIGITS.sub("", text)
     return digits if len(digits) >= 7 else None
 
 
@@ -205,9 +218,10 @@ def _object_column(values: Iterable[object]) -> pd.Series:
 def _mapped(values: pd.Series, key: Callable[[object], str | None]) -> pd.Series:
     """`key` applied once per distinct value: names, companies and countries repeat (100k generated
     records prepare in 1.7 s)."""
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    # Factorized as is: `astype(object)` first cost 1-5 s per 1M-row string column.
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     # Code -1 (missing) indexes the last element, the key of None.
-    keyed = np.array([*(key(u) for u in uniques), key(None)], dtype=object)
+    keyed = np.array([*(key(u) for u in uniques.tolist()), key(None)], dtype=object)
     return pd.Series(keyed[codes], dtype="object")
 
 

@@ -25,8 +25,8 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 
 from assets.identity.guards import (
     DEFAULT_MAX_CANDIDATE_PAIRS,
+    candidate_pair_upper_bound,
     candidate_pair_volume_result,
-    count_candidate_pairs,
 )
 from assets.identity.prepare import (
     IdentityInputError,
@@ -123,8 +123,8 @@ def person_candidate_pairs(
     """Every scored pair >= min_probability: (new_record_id, candidate_id, candidate_source, match_*).
 
     Within the batch, the candidate is always the earlier record (input row order is arrival order), so
-    each pair appears once. Raises GuardRailError before predicting when blocking would make more than
-    `max_candidate_pairs` pairs.
+    each pair appears once. Raises GuardRailError before predicting when blocking could make more than
+    `max_candidate_pairs` pairs (guards.candidate_pair_upper_bound).
     """
     new = prepare_people(new_records, "new records")
     existing = prepare_people(existing_records, "existing records")
@@ -139,9 +139,9 @@ def person_candidate_pairs(
         linker = _load_linker(new_sdf, model_path)
         rules = _model_blocking_rules(model_path)
         if max_candidate_pairs is not None:
-            count = count_candidate_pairs(new_sdf, rules, "dedupe_only")
+            count = candidate_pair_upper_bound(new_sdf, rules, "dedupe_only")
             if len(existing):
-                count += count_candidate_pairs([new_sdf, existing_sdf], rules, "link_only")
+                count += candidate_pair_upper_bound([new_sdf, existing_sdf], rules, "link_only")
             _guard_volume(
                 count, max_candidate_pairs, f"{len(new):,} new vs {len(existing):,} existing records"
             )
@@ -244,7 +244,8 @@ def score_accounts(
     Columns: new_record_id, candidate_id (account_id), match_method ('domain'|'company_name_only'|None),
     match_probability, match_weight, decision. A match resting on the company name alone (free-mail lead
     without website) gets a lower prior (settings.NAME_ONLY_PRIOR_PENALTY_BITS) and is never auto-linked:
-    at best it goes to review with its candidate and probability.
+    at best it goes to review with its candidate and probability. A lead for which two accounts clear
+    `auto_link` also goes to review (with the best of them).
     """
     thresholds = Thresholds(auto_link=auto_link, review=review)
     leads = prepare_lead_accounts(leads_df, "leads")
@@ -255,7 +256,7 @@ def score_accounts(
         linker = _load_linker(leads_sdf, model_path)
         if max_candidate_pairs is not None:
             rules = _model_blocking_rules(model_path)
-            count = count_candidate_pairs([leads_sdf, accounts_sdf], rules, "link_only")
+            count = candidate_pair_upper_bound([leads_sdf, accounts_sdf], rules, "link_only")
             _guard_volume(
                 count, max_candidate_pairs, f"{len(leads):,} leads vs {len(accounts):,} account rows"
             )
@@ -305,6 +306,11 @@ def score_accounts(
     )
     capped = (best["match_method"] == "company_name_only") & (best["decision"] == "linked")
     best.loc[capped, "decision"] = "review"
+    # Two accounts that both clear auto_link (a domain held by two CRM accounts: duplicates, a parent and
+    # its subsidiary) are a question for a person, not a coin toss on the tie-break.
+    clearing = pairs.loc[pairs["match_probability"] >= auto_link]
+    ambiguous = clearing.groupby("new_record_id")["candidate_id"].nunique().loc[lambda n: n > 1].index
+    best.loc[best["new_record_id"].isin(ambiguous) & (best["decision"] == "linked"), "decision"] = "review"
     best.loc[best["decision"] == "new", "match_method"] = None
     return best[ACCOUNT_SCORE_COLUMNS]
 
@@ -409,7 +415,7 @@ def dedupe_people(
         if max_candidate_pairs is not None:
             rules = _model_blocking_rules(model_path)
             _guard_volume(
-                count_candidate_pairs(sdf, rules, "dedupe_only"),
+                candidate_pair_upper_bound(sdf, rules, "dedupe_only"),
                 max_candidate_pairs,
                 f"{len(prepared):,} records",
             )

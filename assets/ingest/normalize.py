@@ -6,10 +6,12 @@ raises on bad input, because a lead with a garbled phone number is still a lead.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from functools import cache, lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 import phonenumbers
 import pycountry
@@ -99,18 +101,23 @@ def email_domain(email_normalized: str | None) -> str | None:
     return email_normalized.rpartition("@")[2]
 
 
-# Local parts people type when they do not want to give an address, or that no person reads.
+# Local parts people type when they do not want to give an address, or that no person reads. Compared
+# with separators (. - _) removed and trailing digits dropped, so "no.reply", "do_not_reply", "test-123"
+# and "MAILER_DAEMON" match too. Role inboxes people do read (info, sales, hello, admin) are not here.
 _JUNK_LOCALS = frozenset(
     {
+        # placeholders
         "test",
+        "tests",
         "testing",
         "tester",
-        "test123",
         "fake",
         "spam",
         "junk",
         "null",
         "none",
+        "na",
+        "nil",
         "nobody",
         "noone",
         "nomail",
@@ -121,26 +128,64 @@ _JUNK_LOCALS = frozenset(
         "bar",
         "foobar",
         "abc",
-        "abc123",
         "xyz",
-        "123",
-        "1234",
-        "12345",
-        "123456",
+        "email",
+        "emailaddress",
+        "youremail",
+        "youremailaddress",
+        "yourname",
+        "name",
+        "firstname",
+        "lastname",
+        "firstnamelastname",
+        "firstlast",
+        "user",
+        "username",
+        "someone",
+        "somebody",
+        "anonymous",
+        "anon",
+        # mailboxes no person reads
         "noreply",
-        "no-reply",
-        "no_reply",
         "donotreply",
-        "do-not-reply",
-        "do_not_reply",
-        "mailer-daemon",
+        "dontreply",
+        "mailerdaemon",
+        "postmaster",
+        "hostmaster",
+        "abuse",
+        "root",
+        "daemon",
+        "bounce",
+        "bounces",
+        "devnull",
+        "unsubscribe",
     }
 )
-# RFC 2606 / RFC 6761 names reserved for documentation and testing, plus the obvious placeholders.
-_JUNK_DOMAINS = frozenset(
-    {"example.com", "example.net", "example.org", "test.com", "test.net", "test.org", "domain.com"}
+# Inside a longer local part these still mean "nobody reads this": billing-noreply@, noreply.alerts@.
+_UNREAD_MARKERS = ("noreply", "donotreply", "dontreply", "mailerdaemon")
+# Domain labels (any label but the top-level one) that only placeholders use: RFC 2606 / RFC 6761 names
+# reserved for documentation and testing, and the obvious "your domain here" fillers.
+_JUNK_DOMAIN_LABELS = frozenset(
+    {
+        "test",
+        "example",
+        "invalid",
+        "domain",
+        "yourdomain",
+        "yourcompany",
+        "companyname",
+        "mycompany",
+        "nowhere",
+        "nomail",
+        "noemail",
+        "fake",
+        "fakeemail",
+        "fakemail",
+    }
 )
+_SELF_NAMED_FILLERS = frozenset({"me", "my", "you", "mail"})
 _RESERVED_TLDS = frozenset({"test", "example", "invalid", "localhost", "local"})
+_LOCAL_SEPARATORS = re.compile(r"[._-]+")
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 # Every run of 3+ keys along a row, both directions: asd, sdfg, lkjh, qwerty, ...
 _KEYBOARD_WALKS = frozenset(
@@ -166,6 +211,17 @@ def _is_keyboard_walk(text: str, min_length: int = 4) -> bool:
     return False
 
 
+def _is_junk_word(word: str) -> bool:
+    """A placeholder word, alone, with digits after it (test1) or repeated (testtest)."""
+    word = word.rstrip("0123456789")
+    if word in _JUNK_LOCALS:
+        return True
+    return any(
+        len(word) % size == 0 and word[:size] in _JUNK_LOCALS and word[:size] * (len(word) // size) == word
+        for size in range(2, len(word) // 2 + 1)
+    )
+
+
 def is_junk_email(raw: str | None) -> bool:
     """Syntactically plausible but not a person's address: test@test.com, a@a.a, noreply@, asdf@..."""
     if raw is None:
@@ -175,16 +231,26 @@ def is_junk_email(raw: str | None) -> bool:
     if not at or not local or not domain:
         return False
     bare_local = local.split("+", 1)[0]
+    words = [word for word in _LOCAL_SEPARATORS.split(bare_local) if word]
+    compact = "".join(words)
     labels = domain.rstrip(".").split(".")
-    if bare_local in _JUNK_LOCALS or domain in _JUNK_DOMAINS:
+    if _is_junk_word(compact) or (words and all(_is_junk_word(word) for word in words)):
+        return True  # test, no.reply, test-123, test.test, test_user
+    if any(marker in compact for marker in _UNREAD_MARKERS):
         return True
-    if labels[-1] in _RESERVED_TLDS or labels[0] in {"test", "example"}:
+    if labels[-1] in _RESERVED_TLDS or _JUNK_DOMAIN_LABELS.intersection(labels[:-1]):
         return True
     if len(set(bare_local)) == 1 and len(bare_local) >= 2:  # aa@, xxxx@
         return True
     if len(bare_local) == 1 and len(labels[0]) == 1:  # a@a.a, x@y.com
         return True
-    return _is_keyboard_walk(bare_local.rstrip("0123456789"))
+    # me@me.com, mail@mail.com: filler typed on both sides of the @ (bob@bob.com may be a real vanity
+    # domain, so only filler words count).
+    if len(labels) >= 2 and compact == labels[-2] and compact in _SELF_NAMED_FILLERS:
+        return True
+    if len(labels) >= 2 and _is_keyboard_walk(labels[-2]):  # jane@asdf.com
+        return True
+    return _is_keyboard_walk(compact.rstrip("0123456789"))
 
 
 # --- names and company ---------------------------------------------------------------------------------
@@ -484,36 +550,96 @@ def parse_employees(raw: str | None) -> tuple[int | None, int | None]:
 # --- spam signals --------------------------------------------------------------------------------------
 
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
-# An HTML/XML tag (<a href=...>, </div>, <br/>, <script>), an escaped one, javascript: URLs or BBCode
-# links. "<3" and "a < b > c" are not tags (no space after "<" in a tag); neither is "<john@acme.com>"
-# (a tag name ends at a space, / or >).
+# A host with a path but no scheme, as spammers write short links: bit.ly/x, cheap-pills.ru/buy. It counts
+# only when the bundled suffix list knows its suffix, so "Node.js/React" and "e.g./i.e." are not links.
+_BARE_LINK = re.compile(
+    r"(?<![\w@./-])((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63})/[^\s<>\"']*", re.IGNORECASE
+)
+# DOM event handler attributes (onerror=, onload=, onmouseover=, ...): named one by one so that prose
+# such as "online=yes" or "onboarding = week 1" is not markup.
+_EVENT_HANDLER = (
+    r"\bon(?:error|load|unload|beforeunload|click|dblclick|auxclick|contextmenu|mouse[a-z]+|key[a-z]+"
+    r"|pointer[a-z]+|touch[a-z]+|drag[a-z]*|drop|focus[a-z]*|blur|change|input|submit|reset|select"
+    r"|toggle|scroll|resize|wheel|copy|cut|paste|animation[a-z]+|transition[a-z]+|begin|hashchange"
+    r"|pageshow|popstate|play|message)\s*=\s*[\"'`\w(]"
+)
+# Markup or script in a form field, after HTML entities and %-escapes are decoded (has_markup):
+# - an HTML/XML tag (<a href=...>, </div>, <br/>, <svg/onload=...>). "<3" and "a < b > c" are not tags
+#   (no space after "<" in a tag); neither is "<john@acme.com>" (a tag name ends at a space, / or >);
+# - a dangerous element opened without its closing ">" (<iframe src=//x, <script src=...);
+# - an escaped tag left over after decoding (&amp;lt;script), script URLs (javascript:, vbscript:,
+#   data:text/html), event handler attributes outside a tag (" onmouseover="alert(1)), a log4j
+#   ${jndi:...} lookup, BBCode links.
 _MARKUP = re.compile(
-    r"</?[a-z][a-z0-9-]*(?:\s[^<>]*)?/?>|&lt;/?[a-z]+|javascript:\S|\[/?(?:url|link|img)[=\]]",
+    r"</?[a-z][a-z0-9-]*(?:[\s/][^<>]*)?/?>"
+    r"|</?(?:script|iframe|frame|frameset|object|embed|applet|svg|math|style|link|meta|base|form|img|body)\b"
+    r"|&lt;/?[a-z]+"
+    r"|(?:java|vb)script\s*:\S|data:text/html"
+    rf"|{_EVENT_HANDLER}"
+    r"|\$\{jndi:"
+    r"|\[/?(?:url|link|img)[=\]]",
     re.IGNORECASE,
 )
 _VOWELS = frozenset("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
 _LATIN_WORD = re.compile(r"[a-zà-öø-ÿœ]+", re.IGNORECASE)
+_HOME_ROW = frozenset("asdfghjkl")
+
+
+def _is_bare_link(host: str) -> bool:
+    extracted = _EXTRACT(host.lower())
+    return bool(extracted.suffix and extracted.domain)
+
+
+def _links(text: str) -> list[str]:
+    """URLs with a scheme or www., then bare host/path links outside them."""
+    links = _URL.findall(text)
+    rest = _URL.sub(" ", text)
+    links.extend(match.group(0) for match in _BARE_LINK.finditer(rest) if _is_bare_link(match.group(1)))
+    return links
+
+
+def _without_links(text: str) -> str:
+    text = _URL.sub(" ", text)
+    return _BARE_LINK.sub(lambda match: " " if _is_bare_link(match.group(1)) else match.group(0), text)
 
 
 def is_link_stuffed(message: str | None) -> bool:
     """Three or more links, or a message that is mostly link text (over 75 % of its characters)."""
     if not message:
         return False
-    urls = _URL.findall(message)
-    if len(urls) >= 3:
+    links = _links(message)
+    if len(links) >= 3:
         return True
-    if not urls:
+    if not links:
         return False
     visible = len("".join(message.split()))
-    return sum(len(url) for url in urls) / visible > 0.75
+    return sum(len(link) for link in links) / visible > 0.75
 
 
 def has_markup(*texts: str | None) -> bool:
-    return any(text is not None and _MARKUP.search(text) for text in texts)
+    """Markup or script in any of the texts, also when hidden behind HTML entities or %-escapes."""
+    for text in texts:
+        if not text:
+            continue
+        if _MARKUP.search(text):
+            return True
+        # &lt;script&gt;, &#60;script&#62; and %3Cscript%3E are the same payload once a page decodes them.
+        if ("&" in text or "%" in text) and _MARKUP.search(html.unescape(unquote(text))):
+            return True
+    return False
+
+
+def _is_home_row_mash(word: str) -> bool:
+    """ajsdhaksjdh: 8+ letters typed on the home row alone with few vowels. Real words that use only
+    home-row letters are short (flask, salad) or vowel-rich (Finnish "kassalla", 38 % vowels); the mash
+    runs under 25 %."""
+    if len(word) < 8 or not _HOME_ROW.issuperset(word):
+        return False
+    return sum(letter in _VOWELS for letter in word) / len(word) < 0.25
 
 
 def is_gibberish(message: str | None) -> bool:
-    """Keyboard mash rather than words: asdfgh, xkcdqwrtz, aaaaaaaaaaaa.
+    """Keyboard mash rather than words: asdfgh, xkcdqwrtz, aaaaaaaaaaaa, ajsdhaksjdh.
 
     Tuned to leave short real messages alone ("pricing?", "Need a demo for 50 seats", "SSO + SCIM?"):
     acronyms (all capitals) are skipped and only Latin-script words are judged, so a message in Chinese
@@ -521,7 +647,7 @@ def is_gibberish(message: str | None) -> bool:
     """
     if not message:
         return False
-    text = _URL.sub(" ", message)
+    text = _without_links(message)
     text = re.sub(r"\S+@\S+", " ", text)
     words = [word for word in _LATIN_WORD.findall(text) if not (word.isupper() and len(word) > 1)]
     for word in words:
@@ -529,7 +655,7 @@ def is_gibberish(message: str | None) -> bool:
         # English words top out at 4-5 letters without a vowel ("rhythms" has y, counted as a vowel).
         if len(lowered) >= 6 and not _VOWELS.intersection(lowered):
             return True
-        if _is_keyboard_walk(lowered, min_length=5):
+        if _is_keyboard_walk(lowered, min_length=5) or _is_home_row_mash(lowered):
             return True
     letters = "".join(words).lower()
     if len(letters) >= 20:
@@ -590,7 +716,10 @@ def normalize_event(event: InboundEvent) -> dict[str, Any]:
         email_normalized=email_normalized,
         is_disposable_email=is_disposable,
         message=event.message,
+        # Every field the visitor or the producer's page controls. `extra` is left out on purpose: it
+        # holds producer-specific fields whose format we do not know (some may carry HTML by design).
         text_fields=(
+            event.email,
             event.first_name,
             event.last_name,
             event.full_name,
@@ -600,7 +729,10 @@ def normalize_event(event: InboundEvent) -> dict[str, Any]:
             event.phone,
             event.country,
             event.employees,
-            partner.name if partner else None,
+            event.landing_page,
+            event.ip,
+            event.user_agent,
+            *((partner.id, partner.name, partner.referrer_email) if partner else ()),
             *((utm.source, utm.medium, utm.campaign, utm.content, utm.term) if utm else ()),
         ),
     )

@@ -4,6 +4,8 @@ Two views, because an abstention is neither right nor wrong in the same way as a
 - answered: only the messages the backend did not abstain on;
 - all messages: every message, an abstention scored as the answer `unclear` (so it is an error unless the
   true label is `unclear`).
+The all-messages view is also split by the labeling batch a row came from (`added_in`), because rows
+written in the same batch as most of the training data are easier than rows written independently of it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from assets.intent.llm import LeadInterpreter, LLMSettings, RunUsage
 from assets.intent.local_classifier import (
     DATA_PATH,
-    DEFAULT_THRESHOLD,
     LocalIntentClassifier,
     load_labeled_messages,
     split,
@@ -28,6 +29,9 @@ from assets.intent.schema import Intent, LeadText
 TARGET_ACCURACY = 0.90
 TARGET_MACRO_F1 = 0.85
 ECE_BINS = 10
+# The LLM's self-reported confidence below which its answer counts as an abstention (unchanged from the
+# first evaluation, so LLM reports stay comparable).
+LLM_ABSTENTION_THRESHOLD = 0.30
 
 
 class ViewScores(BaseModel):
@@ -48,12 +52,15 @@ class IntentEvalReport(BaseModel):
     backend: Literal["local", "openai"]
     model: str
     data_path: str
-    threshold: float
+    threshold: float = Field(description="Abstention threshold in force for this evaluation.")
     train_messages: int
     held_out_messages: int
     abstention_rate: float
     answered: ViewScores = Field(description="Non-abstained messages only.")
     all_messages: ViewScores = Field(description="Every message; an abstention counts as answering unclear.")
+    all_messages_by_batch: dict[str, ViewScores] = Field(
+        description="The all-messages view per labeling batch (`added_in`; `unknown` when the row has none)."
+    )
     expected_calibration_error: float = Field(description="10 equal-width bins of top-class confidence.")
     labels: list[str]
     confusion_matrix: list[list[int]] = Field(description="Rows true label, columns final answer.")
@@ -73,6 +80,11 @@ class IntentEvalReport(BaseModel):
             f"  all, abstention = unclear ({self.all_messages.messages} msgs):  accuracy"
             f" {self.all_messages.accuracy:.3f}  macro-F1 {self.all_messages.macro_f1:.3f}"
             f"  {verdict(self.all_messages)}",
+            *(
+                f"    rows added in {batch} ({view.messages} msgs):  accuracy {view.accuracy:.3f}"
+                f"  macro-F1 {view.macro_f1:.3f}"
+                for batch, view in sorted(self.all_messages_by_batch.items())
+            ),
             f"expected calibration error (10 bins): {self.expected_calibration_error:.3f}",
             "confusion matrix (rows true, columns answered):",
         ]
@@ -120,26 +132,30 @@ def evaluate_intent(
     *,
     model_dir: Path,
     data_path: Path = DATA_PATH,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     llm_settings: LLMSettings | None = None,
 ) -> IntentEvalReport:
     """Score a backend on the held-back split. `model_dir` holds the local model file; the openai backend
-    needs `llm_settings` (its cache, if set, makes a second evaluation free)."""
+    needs `llm_settings` (its cache, if set, makes a second evaluation free). `threshold` None uses the
+    local model's threshold learned on the train part, or `LLM_ABSTENTION_THRESHOLD` for the LLM."""
     train, held_out = split(load_labeled_messages(data_path))
     truth = np.array([r.intent.value for r in held_out])
     usage: RunUsage | None = None
+    if backend not in ("local", "openai"):
+        raise ValueError(f"unknown backend {backend!r}: use 'local' or 'openai'")
+    if backend == "openai" and llm_settings is None:
+        raise ValueError("the openai backend needs LLM settings (LEADOPS_LLM_BASE_URL, LEADOPS_LLM_MODEL)")
     if backend == "local":
         classifier = LocalIntentClassifier.load_or_train(model_dir, data_path=data_path, threshold=threshold)
+        threshold = classifier.threshold
         predictions = classifier.predict([r.message for r in held_out])
         top = np.array([p.top_intent.value for p in predictions])
         confidence = np.array([p.confidence for p in predictions])
         abstained = np.array([p.abstained for p in predictions])
         model = f"local:{classifier.training_key[:12]}"
-    elif backend == "openai":
-        if llm_settings is None:
-            raise ValueError(
-                "the openai backend needs LLM settings (LEADOPS_LLM_BASE_URL, LEADOPS_LLM_MODEL)"
-            )
+    else:
+        assert llm_settings is not None
+        threshold = LLM_ABSTENTION_THRESHOLD if threshold is None else threshold
         interpreter = LeadInterpreter(llm_settings)
         run = interpreter.interpret_many([LeadText(message=r.message, source=r.source) for r in held_out])
         usage = run.usage
@@ -149,10 +165,9 @@ def evaluate_intent(
             [r.failure_reason is not None or r.interpretation.confidence < threshold for r in run.results]
         )
         model = llm_settings.model
-    else:
-        raise ValueError(f"unknown backend {backend!r}: use 'local' or 'openai'")
 
     answers = np.where(abstained, Intent.UNCLEAR.value, top)
+    batches = np.array([r.added_in or "unknown" for r in held_out])
     labels = [i.value for i in Intent]
     return IntentEvalReport(
         backend=backend,
@@ -164,6 +179,10 @@ def evaluate_intent(
         abstention_rate=float(abstained.mean()) if len(held_out) else 0.0,
         answered=_scores(truth[~abstained], top[~abstained]),
         all_messages=_scores(truth, answers),
+        all_messages_by_batch={
+            str(batch): _scores(truth[batches == batch], answers[batches == batch])
+            for batch in np.unique(batches)
+        },
         expected_calibration_error=expected_calibration_error(confidence, top == truth),
         labels=labels,
         confusion_matrix=confusion_matrix(truth, answers, labels=labels).tolist(),

@@ -18,8 +18,11 @@ import duckdb
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from assets.identity_resolution.resolve import IdentityPolicy
+from assets.identity_resolution.warehouse import resolve_pending_events
 from assets.ingest.assets import CRM_COLUMNS
 from assets.ingest.ingest import TABLES as RAW_TABLES
+from dagster_project.source_tables import ensure_python_source_tables
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -120,11 +123,39 @@ def create_warehouse(path: Path, crm: Mapping[str, Sequence[dict[str, Any]]]) ->
         for table, columns in CRM_TABLES.items():
             con.execute(f"create table crm.{table} ({', '.join(f'{n} {k}' for n, k in columns.items())})")
             _insert(con, f"crm.{table}", columns, crm.get(table, ()))
+        ensure_python_source_tables(con)
 
 
 def append_events(path: Path, events: Iterable[dict[str, Any]]) -> None:
+    """Land events and resolve their identity with the real splink models, as a run does before dbt."""
     with duckdb.connect(str(path)) as con:
         _insert(con, "raw.inbound_events", RAW_EVENT_COLUMNS, events)
+        outcome = resolve_pending_events(con, IdentityPolicy(), "test-run", datetime.now())
+        if not outcome.written:
+            raise AssertionError(f"identity resolution refused the batch: {outcome.problems}")
+
+
+def add_firmographics(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Enrichment answers per company domain, as the enrichment step writes them (status found unless set)."""
+    now = datetime.now()
+    with duckdb.connect(str(path)) as con:
+        for row in rows:
+            con.execute(
+                "insert into enrichment.domain_firmographics (domain, status, provider, employees, industry,"
+                " confidence, attempts, first_requested_at, last_attempt_at, deadline_at, expires_at)"
+                " values (?, ?, 'test', ?, ?, ?, 1, ?, ?, ?, ?)",
+                [
+                    row["domain"],
+                    row.get("status", "found"),
+                    row.get("employees"),
+                    row.get("industry"),
+                    row.get("confidence", 0.9),
+                    now,
+                    now,
+                    now + timedelta(minutes=30),
+                    now + timedelta(days=30),
+                ],
+            )
 
 
 def query(path: Path, sql: str) -> list[dict[str, Any]]:

@@ -142,12 +142,16 @@ CRM: dict[str, list[dict[str, Any]]] = {
 }
 
 
+def _smb_domain(number: int, batch_id: str) -> str:
+    return f"startup{number}-{batch_id}.example"
+
+
 def _smb_lead(number: int, minute: int, batch_id: str) -> dict[str, Any]:
-    """A US self-reported 40-person company writing from gmail: territory AMER x smb."""
+    """A US 40-person company (enrichment says so, see FIRMOGRAPHICS): territory AMER x smb."""
     return event(
         f"evt_{batch_id}_smb_{number}",
         minute,
-        email=f"founder{number}.{batch_id}@gmail.com",
+        email=f"founder{number}@{_smb_domain(number, batch_id)}",
         first_name="Sol",
         last_name=f"Founder{number}",
         company=f"Startup {number}",
@@ -156,6 +160,18 @@ def _smb_lead(number: int, minute: int, batch_id: str) -> dict[str, Any]:
         batch_id=batch_id,
     )
 
+
+# What the enrichment step found per company domain: self-reported employee counts never set a segment.
+FIRMOGRAPHICS = [
+    *[
+        {"domain": _smb_domain(number, batch_id), "employees": 40, "industry": "software"}
+        for batch_id, count in (("batch-1", 4), ("batch-2", 5), ("batch-3", 2))
+        for number in range(count)
+    ],
+    {"domain": "mittelstand.example", "employees": 450, "industry": "manufacturing"},
+    {"domain": "kaisha.example", "employees": 80, "industry": "retail"},
+    {"domain": "smallshop.example", "employees": 30, "industry": "retail"},
+]
 
 # One lead per rule; the key is what the tests look the lead up by (its email, or event id).
 BATCH_1 = [

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from leadops_dbt_warehouse import DbtWorkspace, append_events, create_warehouse, query
-from leadops_routing_scenario import BATCH_1, BATCH_2, BATCH_3, CRM
+from leadops_dbt_warehouse import DbtWorkspace, add_firmographics, append_events, create_warehouse, query
+from leadops_routing_scenario import BATCH_1, BATCH_2, BATCH_3, CRM, FIRMOGRAPHICS
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +38,7 @@ def _new_workspace(tmp_path_factory: pytest.TempPathFactory, policy_dir: str) ->
     scratch = tmp_path_factory.mktemp(Path(policy_dir).name)
     workspace = DbtWorkspace(scratch / "warehouse.duckdb", policy_dir, scratch)
     create_warehouse(workspace.warehouse, CRM)
+    add_firmographics(workspace.warehouse, FIRMOGRAPHICS)
     return workspace
 
 

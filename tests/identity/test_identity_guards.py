@@ -3,18 +3,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
-from splink import block_on
+from splink import DuckDBAPI, block_on
 
 from assets.identity.guards import (
     GuardRailError,
+    candidate_pair_upper_bound,
     check_auto_link_share,
     check_candidate_pair_volume,
     check_largest_cluster,
+    count_candidate_pairs,
 )
+from assets.identity.prepare import prepare_people
 from assets.identity.scoring import score_people
-from assets.identity.settings import PERSON_MODEL_PATH
+from assets.identity.settings import PERSON_MODEL_PATH, person_blocking_rules
 
 
 def test_pair_volume_guard_passes_our_rules_and_fails_loudly_on_an_over_broad_rule(identity_dataset) -> None:
@@ -30,6 +34,26 @@ def test_pair_volume_guard_passes_our_rules_and_fails_loudly_on_an_over_broad_ru
     assert not broad.passed and broad.value > limit
     with pytest.raises(GuardRailError, match="candidate_pair_volume"):
         broad.raise_if_failed()
+
+
+def test_pair_upper_bound_is_exact_for_one_rule_and_never_below_the_exact_count(identity_dataset) -> None:
+    people = prepare_people(identity_dataset.people())
+    con = duckdb.connect()
+    db_api = DuckDBAPI(con)
+    new = db_api.register(people.iloc[-200:], table_name="new_records")
+    existing = db_api.register(people.iloc[:-200], table_name="existing_records")
+    rules = person_blocking_rules()
+    try:
+        for tables, link_type in ((existing, "dedupe_only"), ([new, existing], "link_only")):
+            assert candidate_pair_upper_bound(tables, rules[:1], link_type) == count_candidate_pairs(
+                tables, rules[:1], link_type
+            )
+            exact = count_candidate_pairs(tables, rules, link_type)
+            bound = candidate_pair_upper_bound(tables, rules, link_type)
+            # Overlapping rules are counted once per rule; the bound stays within the rule count.
+            assert exact <= bound <= len(rules) * exact
+    finally:
+        con.close()
 
 
 def test_scoring_with_an_over_broad_model_stops_before_predict(identity_dataset, tmp_path: Path) -> None:

@@ -165,6 +165,49 @@ def test_lead_at_an_alias_domain_is_linked_to_its_account(identity_dataset) -> N
     assert (scores.loc[0, "candidate_id"], scores.loc[0, "decision"]) == (alias["account_id"], "linked")
 
 
+def test_lead_whose_only_evidence_is_its_business_domain_is_linked(identity_dataset) -> None:
+    # No company, and a country other than the account's (people work abroad, forms ask for HQ): the
+    # business domain alone identifies the employer. Before the prior fix this scored p = 0.32.
+    account = identity_dataset.accounts.iloc[1]
+    other_country = "JP" if account["country"] != "JP" else "BR"
+    lead = _lead(
+        "evt_domain_only",
+        email_key=f"kim.ito@{account['domain']}",
+        email_domain=account["domain"],
+        country_code=other_country,
+    )
+    scores = score_accounts(pd.DataFrame([lead]), identity_dataset.accounts, identity_dataset.account_domains)
+    assert (scores.loc[0, "candidate_id"], scores.loc[0, "decision"]) == (account["account_id"], "linked")
+    assert scores.loc[0, "match_method"] == "domain"
+
+
+def test_domain_held_by_two_accounts_goes_to_review_instead_of_a_tie_break(identity_dataset) -> None:
+    account = identity_dataset.accounts.iloc[2]
+    twin = account.copy()
+    twin["account_id"] = "acc_twin"
+    accounts = pd.concat([identity_dataset.accounts, twin.to_frame().T], ignore_index=True)
+    domains = pd.concat(
+        [
+            identity_dataset.account_domains,
+            pd.DataFrame([{"account_id": "acc_twin", "domain": account["domain"], "is_primary": True}]),
+        ],
+        ignore_index=True,
+    )
+    lead = _lead(
+        "evt_shared_domain",
+        email_key=f"kim.ito@{account['domain']}",
+        email_domain=account["domain"],
+        company_normalized=account["name"],
+        country_code=account["country"],
+    )
+    alone = score_accounts(pd.DataFrame([lead]), identity_dataset.accounts, identity_dataset.account_domains)
+    shared = score_accounts(pd.DataFrame([lead]), accounts, domains)
+
+    assert alone.loc[0, "decision"] == "linked"
+    assert shared.loc[0, "decision"] == "review"
+    assert shared.loc[0, "candidate_id"] in {account["account_id"], "acc_twin"}
+
+
 def test_duplicate_record_ids_are_refused_with_a_clear_error() -> None:
     rows = pd.DataFrame([_lead("evt_1", email_key="a@b.com"), _lead("evt_1", email_key="c@d.com")])
     with pytest.raises(IdentityInputError, match="duplicate ids"):

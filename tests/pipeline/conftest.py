@@ -11,6 +11,7 @@ import pytest
 from dagster import DagsterInstance
 
 FIXTURE_CRM = Path(__file__).parent.parent / "fixtures" / "crm"
+FIXTURE_FIRMOGRAPHICS = Path(__file__).parent.parent / "fixtures" / "firmographics.csv"
 
 
 @dataclass
@@ -56,6 +57,7 @@ def open_pipeline(home: Path, monkeypatch: pytest.MonkeyPatch, instance: Dagster
 
     monkeypatch.setenv("LEADOPS_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    monkeypatch.setenv("LEADOPS_FIRMOGRAPHICS_PATH", str(FIXTURE_FIRMOGRAPHICS))
     settings = Settings.from_env()
     monkeypatch.setenv("LEADOPS_WAREHOUSE_PATH", str(settings.warehouse_path))
     monkeypatch.setenv("LEADOPS_POLICY_DIR", settings.policy_dir)

@@ -58,6 +58,14 @@ class EnrichmentResource(ConfigurableResource):
     retry_deadline_hours: float = Field(
         default=48.0, description="After this long since the first try, a failing lead is deadline_passed."
     )
+    unavailable_ttl_hours: float = Field(
+        default=1.0,
+        description="How long a domain given up on (unavailable) stays so before a fresh lookup is tried.",
+    )
+    max_lookup_seconds_per_run: float = Field(
+        default=60.0,
+        description="Lookup time per run; domains left over wait as pending_retry for the next run.",
+    )
 
     _waterfall: Waterfall | None = PrivateAttr(default=None)
 
@@ -103,13 +111,17 @@ class EnrichmentResource(ConfigurableResource):
                 self.build_providers(),
                 confidence_threshold=self.confidence_threshold,
                 cache=cache,
-                retry_policy=RetryPolicy(
-                    base_delay=timedelta(seconds=self.retry_base_delay_seconds),
-                    max_delay=timedelta(seconds=self.retry_max_delay_seconds),
-                    deadline=timedelta(hours=self.retry_deadline_hours),
-                ),
+                retry_policy=self.retry_policy(),
             )
         return self._waterfall
+
+    def retry_policy(self) -> RetryPolicy:
+        """The backoff and deadline the waterfall applies, for callers that park a lead themselves."""
+        return RetryPolicy(
+            base_delay=timedelta(seconds=self.retry_base_delay_seconds),
+            max_delay=timedelta(seconds=self.retry_max_delay_seconds),
+            deadline=timedelta(hours=self.retry_deadline_hours),
+        )
 
     def enrich(
         self, domains_with_names: Sequence[tuple[str | None, str | None] | EnrichmentRequest]

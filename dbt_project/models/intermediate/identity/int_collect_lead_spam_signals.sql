@@ -1,4 +1,5 @@
--- One row per (lead, spam signal): the signals ingest found on any of the lead's events, plus
+-- One row per (lead, spam signal): the signals ingest found on any of the lead's events, the burst
+-- signals of int_detect_submission_bursts (burst_from_ip, burst_from_address) on any of its events, plus
 -- missing_contact when no event brought a usable email or phone. Whether a signal disqualifies is the
 -- analysts' call, in the spam_signals seed; a signal missing from the seed never disqualifies (the test
 -- assert_spam_signals_are_all_in_the_seed catches a code ingest emits but the seed does not list).
@@ -8,6 +9,10 @@ with lead_events as (
 
 signal_policy as (
     select * from {{ ref('spam_signals') }}
+),
+
+submission_bursts as (
+    select * from {{ ref('int_detect_submission_bursts') }}
 ),
 
 -- spam_signals is a ';'-separated list; wrapping both sides in ';' matches whole codes only, without
@@ -25,6 +30,15 @@ event_signals as (
     where lead_events.spam_signals <> ''
 ),
 
+burst_signals as (
+    select distinct
+        lead_events.lead_id,
+        submission_bursts.signal
+    from submission_bursts
+    inner join lead_events
+        on submission_bursts.event_id = lead_events.event_id
+),
+
 missing_contact as (
     select
         lead_id,
@@ -39,6 +53,11 @@ lead_signals as (
         lead_id,
         signal
     from event_signals
+    union all
+    select
+        lead_id,
+        signal
+    from burst_signals
     union all
     select
         lead_id,

@@ -1,13 +1,21 @@
--- Which lead each accepted event belongs to: one lead per email key (see macro lead_id), so a person who
--- submits three forms is one lead with three events.
+-- Which lead each accepted event belongs to: one lead per person, as the splink identity step resolved it
+-- (the current row of stg_identity__person_assignments), so a person who submits three forms - other case,
+-- a plus-address, a nickname, another source - is one lead with three events. An operator's unmerge moves
+-- an event to a person of its own; the test assert_every_event_has_a_person catches an event the identity
+-- step has not resolved.
 with events as (
     select * from {{ ref('stg_leadops_raw__inbound_events') }}
 ),
 
+people as (
+    select * from {{ ref('stg_identity__person_assignments') }}
+    where is_current and record_kind = 'event'
+),
+
 identified as (
     select
-        event_id,
-        {{ lead_id('email_key', 'event_id') }} as lead_id,
+        events.event_id,
+        people.person_id as lead_id,
         source,
         received_at,
         email_normalized,
@@ -26,8 +34,12 @@ identified as (
         employees_reported_min,
         partner_id,
         partner_name,
-        spam_signals
+        spam_signals,
+        ip,
+        message
     from events
+    inner join people
+        on events.event_id = people.record_id
 )
 
 select * from identified

@@ -31,6 +31,7 @@ latest_values as (
             ('employees_reported_min', 'employees_reported_min'),
             ('partner_id', 'partner_id'),
             ('partner_name', 'partner_name'),
+            ('message', 'message'),
         ] -%}
             {{ latest_non_null(column, 'lead_id', 'received_at desc, event_id desc') }} as {{ alias }}
             {%- if not loop.last %},{% endif %}
@@ -89,6 +90,7 @@ select
     latest_values.employees_reported_min,
     latest_values.partner_id,
     latest_values.partner_name,
+    latest_values.message,
     coalesce(merged_signals.spam_signals, '') as spam_signals,
     disqualifying_signals.disqualifying_spam_signals
 from latest_values

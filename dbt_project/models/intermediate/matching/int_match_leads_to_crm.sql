@@ -1,12 +1,26 @@
--- Finds each lead's CRM contact and account, in this order of trust:
---   1. contact_email: a contact with the lead's address (exact lower/trim match beats the folded
---      email_key match); the account is the contact's account.
---   2. email_domain: the lead's email domain is an account's primary or alias domain. Never for free-mail
---      or disposable domains: half the world writes from gmail.com.
---   3. website_domain: the domain of the website the lead typed in.
--- A domain listed on several accounts goes to the one where it is primary, then the lowest account_id.
+-- Each lead's CRM contact and account, from the splink identity step (assets/identity_resolution):
+--   1. crm_contact: the lead's person includes a CRM contact (linked at or above the auto-link threshold);
+--      the account is the contact's account.
+--   2. account_domain: the best account any of the lead's events auto-linked to (the account model scores
+--      email domain - never a free-mail one -, alias and website domains, company name and country).
+-- Below auto-link, candidates are kept, not used: the best person candidate and the best account
+-- candidate in the review band, with their probabilities, go to a human as "low-confidence match". A
+-- free-mail lead that only names a company is never auto-linked (a company name is weak evidence).
 with leads as (
     select * from {{ ref('int_identify_leads') }}
+),
+
+lead_events as (
+    select * from {{ ref('int_identify_lead_events') }}
+),
+
+people as (
+    select * from {{ ref('stg_identity__person_assignments') }}
+    where is_current
+),
+
+event_matches as (
+    select * from {{ ref('stg_identity__event_matches') }}
 ),
 
 contacts as (
@@ -17,105 +31,119 @@ accounts as (
     select * from {{ ref('stg_crm__accounts') }}
 ),
 
-account_domains as (
-    select * from {{ ref('stg_crm__account_domains') }}
-),
-
-contact_candidates as (
+-- A person may include several CRM contacts (duplicates in the CRM): the lowest contact_id stands for it.
+person_contacts as (
     select
-        leads.lead_id,
-        contacts.contact_id,
+        people.person_id as lead_id,
+        people.contact_id,
         contacts.account_id,
-        0 as match_strength
-    from leads
+        contacts.owner_id as contact_owner_id,
+        row_number() over (partition by people.person_id order by people.contact_id) as contact_rank
+    from people
     inner join contacts
-        on leads.email = contacts.email_normalized
-    union all
-    select
-        leads.lead_id,
-        contacts.contact_id,
-        contacts.account_id,
-        1 as match_strength
-    from leads
-    inner join contacts
-        on leads.email_key = contacts.email_key
+        on people.contact_id = contacts.contact_id
+    where people.record_kind = 'crm_contact'
 ),
 
-best_contact as (
+event_candidates as (
+    select
+        lead_events.lead_id,
+        lead_events.received_at,
+        event_matches.*
+    from lead_events
+    inner join event_matches
+        on lead_events.event_id = event_matches.event_id
+),
+
+best_linked_account as (
     select
         lead_id,
-        contact_id,
-        account_id,
-        row_number() over (partition by lead_id order by match_strength, contact_id) as match_rank
-    from contact_candidates
-),
-
-contact_accounts as (
-    select
-        best_contact.lead_id,
-        best_contact.contact_id,
-        accounts.account_id
-    from best_contact
-    left join accounts
-        on best_contact.account_id = accounts.account_id
-    where best_contact.match_rank = 1
-),
-
--- The lead's two domains, in order of trust: the email domain (never a free-mail or disposable one), then
--- the website it typed in.
-lead_domains as (
-    select
-        lead_id,
-        email_domain as domain,
-        'email_domain' as match_method,
-        0 as trust_rank
-    from leads
-    where
-        email_domain is not null
-        and not coalesce(is_free_email, false)
-        and not coalesce(is_disposable_email, false)
-    union all
-    select
-        lead_id,
-        website_domain as domain,
-        'website_domain' as match_method,
-        1 as trust_rank
-    from leads
-    where website_domain is not null
-),
-
-best_domain_account as (
-    select
-        lead_domains.lead_id,
-        account_domains.account_id,
-        lead_domains.match_method,
+        account_candidate_id as account_id,
+        account_match_probability,
         row_number() over (
-            partition by lead_domains.lead_id
-            order by
-                lead_domains.trust_rank,
-                case when account_domains.is_primary then 0 else 1 end,
-                account_domains.account_id
+            partition by lead_id order by account_match_probability desc, account_candidate_id
         ) as match_rank
-    from lead_domains
-    inner join account_domains
-        on lead_domains.domain = account_domains.domain
+    from event_candidates
+    where account_decision = 'linked'
+),
+
+best_account_review as (
+    select
+        lead_id,
+        account_candidate_id,
+        account_match_method,
+        account_match_probability,
+        row_number() over (
+            partition by lead_id order by account_match_probability desc, account_candidate_id
+        ) as match_rank
+    from event_candidates
+    where account_decision = 'review'
+),
+
+-- The person candidate of the lead's latest event still in the review band: earlier events may have been
+-- reviewed and resolved by later links.
+best_person_review as (
+    select
+        lead_id,
+        person_candidate_id,
+        person_candidate_source,
+        person_candidate_person_id,
+        person_match_probability,
+        row_number() over (
+            partition by lead_id order by received_at desc, person_match_probability desc
+        ) as match_rank
+    from event_candidates
+    where
+        person_decision = 'review'
+        and person_candidate_person_id <> lead_id
 )
 
 select
     leads.lead_id,
-    contact_accounts.contact_id,
-    coalesce(contact_accounts.account_id, best_domain_account.account_id) as account_id,
+    person_contacts.contact_id,
+    person_contacts.contact_owner_id,
+    coalesce(person_contacts.account_id, best_linked_account.account_id) as account_id,
     case
-        when contact_accounts.account_id is not null then 'contact_email'
-        when best_domain_account.account_id is not null then best_domain_account.match_method
-        -- A known contact without an account is still a contact match.
-        when contact_accounts.contact_id is not null then 'contact_email'
+        when person_contacts.contact_id is not null then 'crm_contact'
+        when best_linked_account.account_id is not null then 'account_domain'
         else 'none'
-    end as match_method
+    end as match_method,
+    case
+        when person_contacts.contact_id is null then best_linked_account.account_match_probability
+    end as account_match_probability,
+    -- Review candidates only where nothing was linked: a linked match needs no human.
+    case when person_contacts.contact_id is null then best_person_review.person_candidate_id end
+        as person_review_candidate_id,
+    case when person_contacts.contact_id is null then best_person_review.person_candidate_person_id end
+        as person_review_candidate_person_id,
+    case when person_contacts.contact_id is null then best_person_review.person_match_probability end
+        as person_review_probability,
+    case
+        when person_contacts.account_id is null and best_linked_account.account_id is null
+            then best_account_review.account_candidate_id
+    end as account_review_candidate_id,
+    case
+        when person_contacts.account_id is null and best_linked_account.account_id is null
+            then best_account_review.account_match_method
+    end as account_review_method,
+    case
+        when person_contacts.account_id is null and best_linked_account.account_id is null
+            then best_account_review.account_match_probability
+    end as account_review_probability
 from leads
-left join contact_accounts
-    on leads.lead_id = contact_accounts.lead_id
-left join best_domain_account
+left join person_contacts
     on
-        leads.lead_id = best_domain_account.lead_id
-        and best_domain_account.match_rank = 1
+        leads.lead_id = person_contacts.lead_id
+        and person_contacts.contact_rank = 1
+left join best_linked_account
+    on
+        leads.lead_id = best_linked_account.lead_id
+        and best_linked_account.match_rank = 1
+left join best_account_review
+    on
+        leads.lead_id = best_account_review.lead_id
+        and best_account_review.match_rank = 1
+left join best_person_review
+    on
+        leads.lead_id = best_person_review.lead_id
+        and best_person_review.match_rank = 1

@@ -1,14 +1,22 @@
 -- Everything the routing rules read, one row per lead: the lead, its CRM match, the matched account and
 -- its owner, the region of its country (seed country_regions) and its segment (seed segment_bands).
 --
--- Employees: the account's headcount when the lead matched an account, else the lead's self-reported
--- minimum ("51-200" counts as 51). Issue #4 replaces the self-reported fallback with enrichment.
+-- Employees and their source come from int_enrich_leads (CRM account, else confident enrichment; the
+-- lead's self-reported band only when the policy allows it): no employees, no segment.
 with leads as (
     select * from {{ ref('int_identify_leads') }}
 ),
 
 matches as (
     select * from {{ ref('int_match_leads_to_crm') }}
+),
+
+enrichment as (
+    select * from {{ ref('int_enrich_leads') }}
+),
+
+job_titles as (
+    select * from {{ ref('int_classify_lead_job_titles') }}
 ),
 
 accounts as (
@@ -33,21 +41,46 @@ leads_with_accounts as (
         matches.contact_id,
         matches.account_id,
         matches.match_method,
+        matches.account_match_probability,
+        matches.contact_owner_id,
+        matches.person_review_candidate_id,
+        matches.person_review_candidate_person_id,
+        matches.person_review_probability,
+        matches.account_review_candidate_id,
+        matches.account_review_method,
+        matches.account_review_probability,
         accounts.account_name,
         accounts.account_status,
-        accounts.industry,
+        coalesce(accounts.industry, enrichment.enriched_industry) as industry,
         accounts.owner_id as account_owner_id,
         owners.owner_name as account_owner_name,
         owners.team as account_owner_team,
         owners.is_active as account_owner_is_active,
-        coalesce(accounts.employees, leads.employees_reported_min) as employees
+        contact_owners.is_active as contact_owner_is_active,
+        enrichment.employees,
+        enrichment.employees_source,
+        enrichment.employees_reported,
+        enrichment.company_domain,
+        enrichment.enrichment_status,
+        enrichment.enrichment_confidence,
+        enrichment.enrichment_provider,
+        enrichment.enrichment_deadline_at,
+        enrichment.is_waiting_for_enrichment,
+        job_titles.seniority,
+        job_titles.job_function
     from leads
     inner join matches
         on leads.lead_id = matches.lead_id
+    inner join enrichment
+        on leads.lead_id = enrichment.lead_id
+    left join job_titles
+        on leads.lead_id = job_titles.lead_id
     left join accounts
         on matches.account_id = accounts.account_id
     left join owners
         on accounts.owner_id = owners.owner_id
+    left join owners as contact_owners
+        on matches.contact_owner_id = contact_owners.owner_id
 )
 
 select

@@ -8,8 +8,22 @@
 --
 -- A candidate with a team but no owner is round-robined among the team's active owners in lead_decisions
 -- (those rule ids are listed in macro round_robin_rule_ids).
-with leads as (
+with territories as (
     select * from {{ ref('int_assign_lead_territories') }}
+),
+
+intents as (
+    select * from {{ ref('int_decide_lead_intents') }}
+),
+
+leads as (
+    select
+        territories.*,
+        intents.intent,
+        intents.policy_flag
+    from territories
+    left join intents
+        on territories.lead_id = intents.lead_id
 ),
 
 routing_rules as (
@@ -38,6 +52,110 @@ rule_spam as (
         {{ dbt.concat(["'disqualifying spam signals: '", "disqualifying_spam_signals"]) }} as reason
     from leads
     where disqualifying_spam_signals is not null
+),
+
+-- policy_sensitive: a legal threat, a data-deletion request, a security report or a complaint (intent
+-- rules or the model's flag) -> a person answers, whoever owns the account.
+rule_policy_sensitive as (
+    select
+        lead_id,
+        'policy_sensitive' as rule_id,
+        cast(null as {{ dbt.type_string() }}) as team,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        {{ dbt.concat(["'policy-sensitive message ('", "policy_flag", "'): a person answers, not automation'"]) }}
+            as reason
+    from leads
+    where policy_flag is not null
+),
+
+-- low_confidence_match: identity found a candidate person or account only in the review band -> a person
+-- confirms the match before anyone acts on it (the candidates and probabilities are in the reason).
+rule_low_confidence_match as (
+    select
+        lead_id,
+        'low_confidence_match' as rule_id,
+        cast(null as {{ dbt.type_string() }}) as team,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        {{ dbt.concat([
+            "'low-confidence match: '",
+            "coalesce(" ~ dbt.concat([
+                "'account '", "account_review_candidate_id", "' ('", "account_review_method", "', p='",
+                as_text("round(account_review_probability, 3)"), "')'",
+            ]) ~ ", '')",
+            "case when account_review_candidate_id is not null and person_review_candidate_person_id is not null"
+            ~ " then '; ' else '' end",
+            "coalesce(" ~ dbt.concat([
+                "'person '", "person_review_candidate_person_id", "' via '", "person_review_candidate_id",
+                "' (p='", as_text("round(person_review_probability, 3)"), "')'",
+            ]) ~ ", '')",
+        ]) }} as reason
+    from leads
+    where
+        account_review_candidate_id is not null
+        or person_review_candidate_person_id is not null
+),
+
+-- conflicting_ownership: the lead's CRM contact is owned by someone other than its account's owner ->
+-- a person decides who works it.
+rule_conflicting_ownership as (
+    select
+        lead_id,
+        'conflicting_ownership' as rule_id,
+        cast(null as {{ dbt.type_string() }}) as team,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        {{ dbt.concat([
+            "'conflicting ownership: contact '", "contact_id", "' is owned by '", "contact_owner_id",
+            "', account '", "account_id", "' by '", "account_owner_id",
+        ]) }} as reason
+    from leads
+    where
+        contact_owner_id is not null
+        and account_owner_id is not null
+        and contact_owner_id <> account_owner_id
+),
+
+-- non_buyer_intent: job seekers, students and vendors pitching us are not sales leads.
+rule_non_buyer_intent as (
+    select
+        lead_id,
+        'non_buyer_intent' as rule_id,
+        cast(null as {{ dbt.type_string() }}) as team,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        {{ dbt.concat(["'not a buyer: intent '", "intent"]) }} as reason
+    from leads
+    where intent in ('job_seeker', 'student', 'vendor_pitch')
+),
+
+-- unclear_intent: the lead wrote something neither the intent rules nor a confident model could read.
+rule_unclear_intent as (
+    select
+        lead_id,
+        'unclear_intent' as rule_id,
+        cast(null as {{ dbt.type_string() }}) as team,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        'unclear intent: no rule and no confident model reading of the message' as reason
+    from leads
+    where intent = 'unclear'
+),
+
+-- segment_unknown: the territory is known but not the company size (no CRM account, enrichment missing,
+-- low confidence or unavailable, self-reported counts not allowed) -> a person sizes the company.
+rule_segment_unknown as (
+    select
+        lead_id,
+        'segment_unknown' as rule_id,
+        cast(null as {{ dbt.type_string() }}) as team,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        {{ dbt.concat([
+            "'segment unknown: enrichment '", "coalesce(enrichment_status, 'missing')",
+            "' for '", "coalesce(company_domain, 'no company domain')",
+            "case when employees_reported is not null then " ~ dbt.concat([
+                "' (self-reported '", as_text("employees_reported"), "', not used)'"]) ~ " else '' end",
+        ]) }} as reason
+    from leads
+    where
+        region is not null
+        and segment is null
 ),
 
 -- existing_customer: the lead works at a customer whose account owner is active -> that owner.
@@ -185,6 +303,18 @@ rule_no_territory as (
 candidates as (
     select * from rule_spam
     union all
+    select * from rule_policy_sensitive
+    union all
+    select * from rule_low_confidence_match
+    union all
+    select * from rule_conflicting_ownership
+    union all
+    select * from rule_non_buyer_intent
+    union all
+    select * from rule_unclear_intent
+    union all
+    select * from rule_segment_unknown
+    union all
     select * from rule_existing_customer
     union all
     select * from rule_account_owner_inactive
@@ -209,6 +339,7 @@ ranked as (
         candidates.owner_id,
         candidates.reason,
         routing_rules.priority as rule_priority,
+        routing_rules.waits_for_enrichment,
         row_number() over (
             partition by candidates.lead_id order by routing_rules.priority, candidates.rule_id
         ) as candidate_rank
@@ -225,6 +356,7 @@ select
     team,
     owner_id,
     reason,
-    rule_priority
+    rule_priority,
+    waits_for_enrichment
 from ranked
 where candidate_rank = 1

@@ -1,12 +1,17 @@
 -- The outbound payload: one row per lead to write to the CRM. Spam never reaches the CRM. Routed leads
 -- get a first-touch task for their owner, due sla_minutes after the decision; every lead gets a note with
--- the reason and the rule that decided it.
+-- the reason and the rule that decided it. Automation paused by an operator (for the lead, its account or
+-- globally: pause_automation overrides) writes nothing until resumed; lead_automation_pauses lists them.
 with decisions as (
     select * from {{ ref('lead_decisions') }}
 ),
 
 leads as (
     select * from {{ ref('int_identify_leads') }}
+),
+
+pauses as (
+    select * from {{ ref('lead_automation_pauses') }}
 ),
 
 payload as (
@@ -45,11 +50,23 @@ payload as (
             when decisions.disposition = 'route'
                 then {{ dbt.dateadd('minute', 'decisions.sla_minutes', 'decisions.decided_at') }}
         end as task_due_at,
-        {{ dbt.concat(["decisions.reason", "' [rule: '", "decisions.rule_id", "']'"]) }} as note_body
+        {{ dbt.concat([
+            "decisions.reason", "' [rule: '", "decisions.rule_id", "']'",
+            "case when decisions.intent is not null then " ~ dbt.concat([
+                "' [intent: '", "decisions.intent", "' via '", "decisions.intent_source", "']'"
+            ]) ~ " else '' end",
+            "case when decisions.summary is not null then " ~ dbt.concat([
+                "' Summary: '", "decisions.summary"
+            ]) ~ " else '' end",
+        ]) }} as note_body
     from decisions
     left join leads
         on decisions.lead_id = leads.lead_id
-    where decisions.rule_id <> 'spam'
+    left join pauses
+        on decisions.lead_id = pauses.lead_id
+    where
+        decisions.rule_id <> 'spam'
+        and pauses.lead_id is null
 )
 
 select * from payload

@@ -1,0 +1,43 @@
+"""Where the run and the sensor read the operator's overrides from: the file in the data home, or an
+in-memory stand-in for tests and local experiments."""
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from assets.overrides.store import OverridesSnapshot, read_snapshot
+
+
+class OverridesSource(ConfigurableResource):
+    """Anything that can hand over the overrides file's current content."""
+
+    def read_snapshot(self) -> OverridesSnapshot:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class OverridesFile(OverridesSource):
+    """The operator's CSV, `$LEADOPS_HOME/overrides/overrides.csv` (see `store.overrides_path`)."""
+
+    path: str
+
+    def read_snapshot(self) -> OverridesSnapshot:
+        return read_snapshot(Path(self.path))
+
+    def describe(self) -> str:
+        return self.path
+
+
+class InMemoryOverrides(OverridesSource):
+    """The fake beside `OverridesFile`: the CSV text itself, or None for "no file"."""
+
+    content: str | None = None
+
+    def read_snapshot(self) -> OverridesSnapshot:
+        data = None if self.content is None else self.content.encode("utf-8")
+        return OverridesSnapshot("<in memory>", data)
+
+    def describe(self) -> str:
+        return "in-memory overrides"
