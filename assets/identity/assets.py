@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, 
 from pydantic import Field
 
 from assets.identity.generator import GeneratorConfig, generate_identity_dataset
-from assets.identity.settings import MODEL_DIR
+from assets.identity.settings import MODEL_DIR, training_info_path
 from assets.identity.training import (
     DEFAULT_SEED,
     DEFAULT_U_MAX_PAIRS,
@@ -110,8 +110,9 @@ def identity_trained_models(
     The generator's error rates are stated guesses (generator.GeneratorConfig); retraining on real CRM
     data is a later step once labelled outcomes exist.
 
-    Writes `<output_dir>/person_model.json`, `account_model.json` and `charts/*.html` (splink's match
-    weight and m/u charts, self-contained). With the default output_dir that is the package's model
+    Writes `<output_dir>/person_model.json`, `person_model.training.json` (training record count, for
+    the population-adjusted prior), `account_model.json` and `charts/*.html` (splink's match weight and
+    m/u charts, self-contained). With the default output_dir that is the package's model
     folder, which scoring reads on its next call: review the diff (`*_model_changed`) and commit it.
     """
     output_dir = Path(config.output_dir)
@@ -137,6 +138,7 @@ def identity_trained_models(
         ),
         "output_dir": MetadataValue.path(str(output_dir)),
     }
+    metadata["person_training_info_path"] = MetadataValue.path(str(training_info_path(person.model_path)))
     metadata.update(_model_metadata("person", person, previous["person"]))
     metadata.update(_model_metadata("account", account, previous["account"]))
     return MaterializeResult(metadata=metadata)

@@ -38,6 +38,7 @@ from assets.identity.settings import (
     ACCOUNT_MODEL_PATH,
     NAME_ONLY_PRIOR_PENALTY_BITS,
     PERSON_MODEL_PATH,
+    training_info_path,
 )
 
 PERSON_SCORE_COLUMNS = [
@@ -88,12 +89,37 @@ def _splink_session() -> Iterator[DuckDBAPI]:
         con.close()
 
 
-def _load_linker(table: SplinkDataFrame, model_path: Path) -> Linker:
-    if not Path(model_path).is_file():
+def population_adjusted_prior(prior: float, training_records: int, population: int) -> float:
+    """Dedupe prior for `population` records from one estimated on `training_records` records.
+
+    The prior is the chance that two random records are the same person. Each person has a handful of
+    records whatever the table size, so matching pairs grow like N while all pairs grow like N²: the
+    prior falls like 1/N. Scored unchanged on 1M records, the prior trained on 3.6k was ~280x too high
+    and cluster precision fell to 0.72 (F1 0.83); rescaled, P 0.996 / R 0.925 / F1 0.959. Only ever
+    lowered: a population smaller than the training set keeps the trained prior (no extra links).
+    """
+    if population <= training_records or training_records < 2:
+        return prior
+    return prior * (training_records - 1) / (population - 1)
+
+
+def _load_linker(table: SplinkDataFrame, model_path: Path, *, population: int | None = None) -> Linker:
+    """Linker from the saved model; with `population`, the prior is rescaled to that many records when
+    the model has training facts beside it (settings.training_info_path)."""
+    model_path = Path(model_path)
+    if not model_path.is_file():
         raise FileNotFoundError(
             f"identity model not found at {model_path}; run `python -m assets.identity.training`"
         )
-    return Linker(table, str(model_path), log_level=None)
+    info_path = training_info_path(model_path)
+    if population is None or not info_path.is_file():
+        return Linker(table, str(model_path), log_level=None)
+    model = json.loads(model_path.read_text(encoding="utf-8"))
+    training_records = int(json.loads(info_path.read_text(encoding="utf-8"))["training_records"])
+    model["probability_two_random_records_match"] = population_adjusted_prior(
+        model["probability_two_random_records_match"], training_records, population
+    )
+    return Linker(table, model, log_level=None)
 
 
 def _model_blocking_rules(model_path: Path) -> list[dict[str, Any] | str]:
@@ -136,7 +162,7 @@ def person_candidate_pairs(
     with _splink_session() as db_api:
         new_sdf = db_api.register(new, table_name="new_records")
         existing_sdf = db_api.register(existing, table_name="existing_records")
-        linker = _load_linker(new_sdf, model_path)
+        linker = _load_linker(new_sdf, model_path, population=len(new) + len(existing))
         rules = _model_blocking_rules(model_path)
         if max_candidate_pairs is not None:
             count = candidate_pair_upper_bound(new_sdf, rules, "dedupe_only")
@@ -411,7 +437,7 @@ def dedupe_people(
     prepared = prepare_people(records, "records")
     with _splink_session() as db_api:
         sdf = db_api.register(prepared, table_name="records")
-        linker = _load_linker(sdf, model_path)
+        linker = _load_linker(sdf, model_path, population=len(prepared))
         if max_candidate_pairs is not None:
             rules = _model_blocking_rules(model_path)
             _guard_volume(

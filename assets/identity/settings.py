@@ -21,6 +21,13 @@ ACCOUNT_MODEL_PATH = MODEL_DIR / "account_model.json"
 
 UNIQUE_ID_COLUMN = "record_id"
 
+
+def training_info_path(model_path: Path) -> Path:
+    """`person_model.json` -> `person_model.training.json`: facts about the training run that splink's
+    model JSON has no field for (splink refuses unknown keys), written beside it by training."""
+    return model_path.with_name(f"{model_path.stem}.training.json")
+
+
 # Level name of the account domain comparison when neither side has a domain (free-mail lead without a
 # website, or an account without domains): the match then rests on the company name alone.
 DOMAIN_COMPARISON_NAME = "domain"

@@ -26,7 +26,7 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
 from assets.identity.generator import GeneratorConfig, IdentityDataset, generate_identity_dataset
 from assets.identity.prepare import prepare_accounts, prepare_lead_accounts, prepare_people
-from assets.identity.settings import MODEL_DIR, account_settings, person_settings
+from assets.identity.settings import MODEL_DIR, account_settings, person_settings, training_info_path
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,15 @@ def save_model(linker: Linker, model_path: Path, *, u_max_pairs: float | None = 
     return model_path
 
 
+def save_training_info(model_path: Path, *, training_records: int, seed: int) -> Path:
+    """Record how many records the prior was estimated on: a dedupe prior is a per-pair probability, so
+    scoring a larger population rescales it (scoring.population_adjusted_prior)."""
+    path = training_info_path(model_path)
+    info = {"training_records": training_records, "seed": seed}
+    path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
 def save_charts(linker: Linker, output_dir: Path, prefix: str) -> list[Path]:
     """Match weights and m/u charts as self-contained HTML (libraries inlined: opens offline)."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +173,7 @@ def train_person_model(
             u_max_pairs=u_max_pairs,
         )
         model_path = save_model(linker, output_dir / "person_model.json")
+        save_training_info(model_path, training_records=len(prepared), seed=seed)
         charts = save_charts(linker, output_dir / "charts", "person")
     finally:
         con.close()

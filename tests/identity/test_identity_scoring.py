@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+import math
+import shutil
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,9 +13,12 @@ from assets.identity.prepare import IdentityInputError, first_name_key
 from assets.identity.scoring import (
     apply_person_assignments,
     cluster_people,
+    person_candidate_pairs,
+    population_adjusted_prior,
     score_accounts,
     score_people,
 )
+from assets.identity.settings import PERSON_MODEL_PATH, training_info_path
 
 
 def _lead(record_id: str, **values: object) -> dict[str, object]:
@@ -253,3 +260,31 @@ def test_person_history_closes_the_old_id_and_opens_the_new_one_on_merge() -> No
     open_rows = updated[updated["valid_to"].isna()].set_index("record_id")["person_id"].to_dict()
     assert open_rows == {"con_1": "per_a", "evt_9": "per_a"}
     assert len(apply_person_assignments(updated, assignments, t1)) == len(updated)  # idempotent
+
+
+def test_dedupe_prior_falls_with_the_population_and_is_never_raised() -> None:
+    assert population_adjusted_prior(0.001, 1_001, 100_001) == pytest.approx(0.001 * 1_000 / 100_000)
+    assert population_adjusted_prior(0.001, 1_001, 500) == 0.001
+    assert population_adjusted_prior(0.001, 1_001, 1_001) == 0.001
+
+
+def test_scoring_a_larger_population_than_the_training_set_lowers_every_match_weight_by_the_prior_ratio(
+    identity_dataset, tmp_path: Path
+) -> None:
+    people = identity_dataset.people()
+    new, existing = people.iloc[-100:], people.iloc[:-100]
+    model = tmp_path / "person_model.json"
+    shutil.copy(PERSON_MODEL_PATH, model)
+    as_trained = person_candidate_pairs(new, existing, model, min_probability=0.01)
+    training_info_path(model).write_text(json.dumps({"training_records": 100}))
+    rescaled = person_candidate_pairs(new, existing, model, min_probability=0.01)
+
+    prior = json.loads(model.read_text())["probability_two_random_records_match"]
+    lowered = population_adjusted_prior(prior, 100, len(people))
+    expected_shift = math.log2(prior / (1 - prior)) - math.log2(lowered / (1 - lowered))
+    joined = as_trained.merge(
+        rescaled, on=["new_record_id", "candidate_id"], suffixes=("_trained", "_rescaled")
+    )
+    assert len(joined) > 0
+    shift = joined["match_weight_trained"] - joined["match_weight_rescaled"]
+    assert shift.to_numpy() == pytest.approx(expected_shift, abs=1e-6)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def test_training_asset_writes_models_and_charts_and_surfaces_them_as_metadata(t
             assert chart_path.stat().st_size > 10_000
             assert metadata[f"{name}_chart_{chart}"].value == chart_path.as_uri()
     assert "| domain | email domain equal |" in metadata["account_match_weights"].value
+    info = json.loads((tmp_path / "person_model.training.json").read_text())
+    assert info["training_records"] == metadata["person_training_records"].value
 
 
 def test_retraining_with_the_same_seed_reproduces_the_same_model_versions(tmp_path: Path) -> None:
