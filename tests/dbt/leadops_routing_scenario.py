@@ -146,15 +146,25 @@ def _smb_domain(number: int, batch_id: str) -> str:
     return f"startup{number}-{batch_id}.example"
 
 
+# Distinct people: near-identical generated names ("Sol Founder0", "Sol Founder1") would rightly look like
+# one person with typos to the identity model.
+_FOUNDERS = {
+    "batch-1": [("Sol", "Okafor"), ("Mira", "Lindqvist"), ("Tomas", "Reyes"), ("Hana", "Kowalczyk")],
+    "batch-2": [("Ivo", "Brandt"), ("Lea", "Moreau"), ("Raj", "Iyer"), ("Ana", "Costa"), ("Ben", "Adeyemi")],
+    "batch-3": [("Yuki", "Sato"), ("Omar", "Haddad")],
+}
+
+
 def _smb_lead(number: int, minute: int, batch_id: str) -> dict[str, Any]:
     """A US 40-person company (enrichment says so, see FIRMOGRAPHICS): territory AMER x smb."""
+    first_name, last_name = _FOUNDERS[batch_id][number]
     return event(
         f"evt_{batch_id}_smb_{number}",
         minute,
         email=f"founder{number}@{_smb_domain(number, batch_id)}",
-        first_name="Sol",
-        last_name=f"Founder{number}",
-        company=f"Startup {number}",
+        first_name=first_name,
+        last_name=last_name,
+        company=f"{last_name} Ventures",
         country_code="US",
         employees_min=40,
         batch_id=batch_id,

@@ -115,7 +115,8 @@ def test_reasons_name_the_facts_that_decided(default_policy_runs: dict[str, Any]
     decisions = default_policy_runs["batch_1"]
     assert decisions["bot@spam-farm.test"]["reason"] == "disqualifying spam signals: honeypot_filled"
     assert "Gary Left (own_gary), who is inactive" in decisions["hans@globex.de"]["reason"]
-    assert decisions["ivan@example.ru"]["reason"] == "no territory for country RU / segment smb"
+    # Self-reported employee counts no longer set a segment: ivan.ru has no enrichment answer.
+    assert decisions["ivan@example.ru"]["reason"] == "no territory for country RU / segment unknown"
 
 
 def test_first_matching_rule_wins_over_later_ones(default_policy_runs: dict[str, Any]) -> None:
@@ -169,7 +170,7 @@ def test_sync_payload_skips_spam_and_gives_routed_leads_a_task(default_policy_ru
     assert "bot@spam-farm.test" not in rows
     jane = rows["jane@acme.com"]
     assert jane["task_subject"] == "First touch: Jane Buyer (web_form)"
-    assert jane["note_body"].endswith("[rule: existing_customer]")
+    assert "[rule: existing_customer]" in jane["note_body"]
     assert rows["ivan@example.ru"]["lead_status"] == "escalated"
     assert rows["ivan@example.ru"]["task_subject"] is None
 
@@ -189,7 +190,7 @@ def test_dbt_unit_tests_pass(default_policy_runs: dict[str, Any]) -> None:
         ("fiona@finbank.co.uk", "strategic", "eu_sales", "territory_segment"),
         ("ulla.umbrella@gmail.com", "emea_enterprise", "eu_sales", "territory_segment"),
         ("lena@smallshop.example", "partners", "alliances", "partner_referral"),
-        ("founder0.batch-1@gmail.com", "amer_smb", "na_velocity", "territory_segment"),
+        ("founder0@startup0-batch-1.example", "amer_smb", "na_velocity", "territory_segment"),
     ],
 )
 def test_another_policy_folder_routes_the_same_leads_elsewhere(
