@@ -68,8 +68,13 @@ def test_blocking_gates_come_before_what_they_guard():
         step.key: set(step.get_execution_dependency_keys()) for step in plan.get_all_steps_in_topo_order()
     }
     assert "raw_inbound_events_raw_inbound_events_meet_contract" in upstream["leadops_dbt_models"]
+    # The identity guard rails (blocking checks emitted by the identity step) come before dbt.
+    assert "lead_identities" in upstream["leadops_dbt_models"]
+    # Rules first, then the model, then the decisions: dbt runs in two steps around the interpretation.
+    assert "leadops_dbt_models" in upstream["interpretation__lead_interpretations"]
+    assert "interpretation__lead_interpretations" in upstream["leadops_dbt_decisions"]
     assert {
-        "leadops_dbt_models",
+        "leadops_dbt_decisions",
         "marts__sync_crm_leads_outbound_payload_meets_contract",
         "ops__lead_state_log_only_allowed_transitions_logged",
     } <= upstream["ops__crm_writes"]

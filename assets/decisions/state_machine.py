@@ -386,8 +386,39 @@ def _json_value(key: str, value: object) -> object:
     raise TypeError(f"evidence '{key}' has a value of type {type(value).__name__} that cannot go to JSON")
 
 
+# Evidence only a person supplies: steps that need it are operator overrides, never automation's own steps.
+HUMAN_EVIDENCE = frozenset({"decided_by"})
+
+
 def _pipeline_steps(table: TransitionTable, state: LeadState | None) -> list[TransitionRule]:
-    return [rule for rule in table.successors(state) if set(rule.required_evidence) <= DECISION_COLUMNS]
+    return [
+        rule
+        for rule in table.successors(state)
+        if set(rule.required_evidence) <= DECISION_COLUMNS
+        and not HUMAN_EVIDENCE & set(rule.required_evidence)
+    ]
+
+
+def _is_correction(rule: TransitionRule) -> bool:
+    """A person reversing a settled outcome (routed or disqualified): a step back, not forward."""
+    return bool(HUMAN_EVIDENCE & set(rule.required_evidence)) and rule.from_state in {
+        LeadState.ROUTED,
+        LeadState.DISQUALIFIED,
+    }
+
+
+def _forward_reachable_from(table: TransitionTable, state: LeadState) -> set[LeadState]:
+    """States at or past `state`: reachable by any allowed step except a person's corrections."""
+    seen: set[LeadState] = set()
+    frontier = [state]
+    while frontier:
+        for rule in table.successors(frontier.pop()):
+            if _is_correction(rule):
+                continue
+            if rule.to_state not in seen:
+                seen.add(rule.to_state)
+                frontier.append(rule.to_state)
+    return seen
 
 
 def _shortest_pipeline_path(
@@ -442,7 +473,7 @@ def plan_transitions(
     except ValueError as error:
         raise UnreachableDecision(f"lead {lead_id}: logged state {current_state!r} is unknown") from error
 
-    if start == target or (start is not None and start in table.reachable_from(target)):
+    if start == target or (start is not None and start in _forward_reachable_from(table, target)):
         return []
     path = _shortest_pipeline_path(table, start, target)
     if path is None:

@@ -167,9 +167,30 @@ def test_a_person_must_be_named_to_route_an_escalated_lead(table: TransitionTabl
         table.check("escalated", "routed", {"owner_id": "own-7", "reason": "picked by the team lead"})
 
 
-def test_no_transition_leaves_closed_and_disqualified_only_closes(table: TransitionTable) -> None:
+def test_no_transition_leaves_closed_and_only_a_person_reopens_a_disqualified_lead(
+    table: TransitionTable,
+) -> None:
     assert table.successors(LeadState.CLOSED) == []
-    assert [rule.to_state for rule in table.successors(LeadState.DISQUALIFIED)] == [LeadState.CLOSED]
+    successors = {rule.to_state: rule for rule in table.successors(LeadState.DISQUALIFIED)}
+    assert set(successors) == {LeadState.CLOSED, LeadState.ROUTED}
+    assert "decided_by" in successors[LeadState.ROUTED].required_evidence
+
+
+def test_a_pipeline_decision_never_reopens_a_disqualified_lead(table: TransitionTable) -> None:
+    from assets.decisions.state_machine import UnreachableDecision
+
+    with pytest.raises(UnreachableDecision):
+        plan_transitions("disqualified", decision("route"), table=table)
+
+
+def test_an_override_reroute_is_one_step_with_its_actor_and_override_id(table: TransitionTable) -> None:
+    from assets.decisions.state_machine import plan_override_transitions
+
+    row = decision("route", owner_id="own-9", previous_owner_id="own-1", decided_by="ria", override_id="ovr_1")
+    [step] = plan_override_transitions("routed", row, table=table)
+    assert (step.from_state, step.to_state) == (LeadState.ROUTED, LeadState.ROUTED)
+    assert step.evidence["decided_by"] == "ria" and step.evidence["override_id"] == "ovr_1"
+    assert step.evidence["previous_owner_id"] == "own-1"
 
 
 # --- plan_transitions ----------------------------------------------------------------------------------
