@@ -27,10 +27,12 @@ from dagster_project.jobs import process_leads_job, safety_net_schedule
 from dagster_project.resources.crm import CrmResource
 from dagster_project.resources.enrichment import EnrichmentResource
 from dagster_project.resources.landing import LandingZone
-from dagster_project.settings import Settings, load_settings
+from dagster_project.settings import REPO_ROOT, Settings, load_settings
 from sensors.enrichment_retry import enrichment_retry_sensor
 from sensors.new_leads import new_leads_sensor
 from sensors.overrides_changed import overrides_changed_sensor
+
+INTENT_MODEL_CACHE = REPO_ROOT / ".cache" / "intent_model"
 
 # Retraining the splink models is a deliberate act: its own job, never scheduled, never in process_leads.
 train_identity_models_job = define_asset_job(
@@ -50,7 +52,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "identity": IdentityResolver.from_env(),
         "enrichment": EnrichmentResource(**EnrichmentSettings.from_env(settings.home).resource_fields()),
         "interpreter": IntentInterpreterResource(
-            model_dir=str(settings.home / "intent_model"),
+            # Built from the labelled data in the repo, not from a data home: shared, keyed by data hash.
+            model_dir=str(INTENT_MODEL_CACHE),
             llm_cache_path=str(settings.home / "llm_cache.sqlite"),
         ),
         "overrides_file": OverridesFile(path=str(settings.home / "overrides" / "overrides.csv")),

@@ -186,7 +186,8 @@ def test_a_pipeline_decision_never_reopens_a_disqualified_lead(table: Transition
 def test_an_override_reroute_is_one_step_with_its_actor_and_override_id(table: TransitionTable) -> None:
     from assets.decisions.state_machine import plan_override_transitions
 
-    row = decision("route", owner_id="own-9", previous_owner_id="own-1", decided_by="ria", override_id="ovr_1")
+    row = decision("route", owner_id="own-9", previous_owner_id="own-1", decided_by="ria")
+    row["override_id"] = "ovr_1"
     [step] = plan_override_transitions("routed", row, table=table)
     assert (step.from_state, step.to_state) == (LeadState.ROUTED, LeadState.ROUTED)
     assert step.evidence["decided_by"] == "ria" and step.evidence["override_id"] == "ovr_1"

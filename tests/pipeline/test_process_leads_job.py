@@ -87,7 +87,13 @@ def scenario(tmp_path_factory):
                 event("evt-routed", email="ok@smallshop-example.com"),
                 event("evt-spam", email="bot@mailinator.com", honeypot="i am a bot"),
                 event("evt-apac", email="lead@sg-company-example.com", country="Singapore"),
-                event("evt-sam-a", email="Sam.Ray@smallshop-example.com", job_title="Analyst"),
+                event(
+                    "evt-sam-a",
+                    email="Sam.Ray@smallshop-example.com",
+                    first_name="Sam",
+                    last_name="Ray",
+                    job_title="Analyst",
+                ),
                 *round_robin_batch(0),
             ],
             "traffic-1.jsonl",
@@ -101,6 +107,8 @@ def scenario(tmp_path_factory):
                 event(
                     "evt-sam-b",
                     email="sam.ray+pricing@SmallShop-example.com",
+                    first_name="Samuel",
+                    last_name="Ray",
                     job_title="Head of Data",
                     source="pricing_inquiry",
                     received_at="2026-11-25T10:00:00Z",

@@ -27,10 +27,6 @@ contacts as (
     select * from {{ ref('stg_crm__contacts') }}
 ),
 
-accounts as (
-    select * from {{ ref('stg_crm__accounts') }}
-),
-
 -- A person may include several CRM contacts (duplicates in the CRM): the lowest contact_id stands for it.
 person_contacts as (
     select
@@ -61,7 +57,7 @@ best_linked_account as (
         account_candidate_id as account_id,
         account_match_probability,
         row_number() over (
-            partition by lead_id order by account_match_probability desc, account_candidate_id
+            partition by lead_id order by account_match_probability desc, account_candidate_id asc
         ) as match_rank
     from event_candidates
     where account_decision = 'linked'
@@ -74,7 +70,7 @@ best_account_review as (
         account_match_method,
         account_match_probability,
         row_number() over (
-            partition by lead_id order by account_match_probability desc, account_candidate_id
+            partition by lead_id order by account_match_probability desc, account_candidate_id asc
         ) as match_rank
     from event_candidates
     where account_decision = 'review'

@@ -37,7 +37,7 @@ rule_matches as (
     from messages
     inner join intent_rules
         on
-            (intent_rules.source is null or intent_rules.source = messages.source)
+            (intent_rules.source is null or messages.source = intent_rules.source)
             and (
                 (
                     intent_rules.applies_to = 'no_message'

@@ -29,7 +29,7 @@ thresholds as (
 latest_interpretation as (
     select
         *,
-        row_number() over (partition by lead_id order by interpreted_at desc, content_sha256) as recency
+        row_number() over (partition by lead_id order by interpreted_at desc, content_sha256 asc) as recency
     from interpretations
 ),
 

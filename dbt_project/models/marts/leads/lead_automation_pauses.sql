@@ -24,8 +24,8 @@ matched as (
     from decisions
     inner join pauses
         on
-            (pauses.scope = 'lead' and pauses.target_id = decisions.lead_id)
-            or (pauses.scope = 'account' and pauses.target_id = decisions.account_id)
+            (pauses.scope = 'lead' and decisions.lead_id = pauses.target_id)
+            or (pauses.scope = 'account' and decisions.account_id = pauses.target_id)
             or pauses.scope = 'global'
 )
 

@@ -138,10 +138,9 @@ previous_decisions as (
             rule_id,
             team,
             owner_id,
-            override_id,
+            cast(null as {{ dbt.type_string() }}) as override_id,
             cast(null as {{ dbt.type_timestamp() }}) as decided_at
         from current_leads
-        cross join (select cast(null as {{ dbt.type_string() }}) as override_id) as no_override
         where 1 = 0
     {% endif %}
 ),
