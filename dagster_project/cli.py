@@ -163,6 +163,24 @@ def summary_text(con, batch_id: str | None = None) -> str:
             " (partition by lead_id, operation order by written_at desc) = 1) group by 1 order by 1"
         ).fetchall()
         lines.append("CRM operations (latest state): " + ", ".join(f"{n} {s}" for s, n in writes))
+    if _table_exists(con, "marts", "review_queue"):
+        reasons = con.execute(
+            "select escalation_reason, count(*) from marts.review_queue group by 1 order by 2 desc, 1"
+        ).fetchall()
+        lines.append("Review queue: " + (", ".join(f"{n} {r}" for r, n in reasons) or "empty"))
+    if _table_exists(con, "marts", "lead_waits"):
+        waiting = con.execute("select count(*) from marts.lead_waits").fetchone()[0]
+        lines.append(f"Waiting for enrichment: {waiting} lead(s) — see marts.lead_waits")
+    if _table_exists(con, "interpretation", "model_calls"):
+        calls = dict(
+            con.execute("select backend, count(*) from interpretation.model_calls group by 1").fetchall()
+        )
+        leads = con.execute("select count(*) from marts.lead_decisions").fetchone()[0]
+        per_lead = sum(calls.values()) / leads if leads else 0.0
+        lines.append(
+            f"Model calls (all time): {sum(calls.values())} for {leads} leads = {per_lead:.2f} per lead"
+            f" (local {calls.get('local', 0)}, LLM {calls.get('openai', 0)})"
+        )
     quarantined = con.execute("select count(*) from raw.quarantined_events").fetchone()[0]
     lines.append(f"Quarantined lines (all time): {quarantined} — see `leadops events`")
     return "\n".join(lines)

@@ -40,10 +40,10 @@ def classifier(model_dir) -> LocalIntentClassifier:
 
 def test_shipped_labeled_set_is_large_and_covers_every_intent():
     rows = load_labeled_messages()
-    assert len(rows) >= 2150
+    assert len(rows) >= 2550
     counts = {intent: sum(r.intent is intent for r in rows) for intent in Intent}
-    assert min(counts.values()) >= 175, counts
-    assert {r.added_in for r in rows} == {"v1", "v2", "v3"}
+    assert min(counts.values()) >= 210, counts
+    assert {r.added_in for r in rows} == {"v1", "v2", "v3", "v4"}
 
 
 def test_labeled_messages_never_repeat_a_folded_text():
@@ -94,14 +94,16 @@ def test_train_and_held_back_split_never_share_a_message():
 
 def test_local_backend_quality_on_held_back_messages_does_not_regress(model_dir, classifier):
     report = evaluate_intent("local", model_dir=model_dir)
-    # Measured 0.894 accuracy / 0.894 macro-F1 with abstentions counted (v1 rows 0.881, v2 0.940, v3 0.850;
-    # target 0.90 / 0.85, not yet met on accuracy): these floors catch a regression without pretending the
-    # target is reached.
-    assert report.all_messages.accuracy >= 0.87
-    assert report.all_messages.macro_f1 >= 0.87
+    # Measured once, after all changes, 0.907 accuracy / 0.908 macro-F1 with abstentions counted (v1 rows
+    # 0.896, v2 0.945, v3 0.898, v4 0.838; target 0.90 / 0.85). The floors sit just below the measurement:
+    # they catch a regression, and the accuracy floor is below the target on purpose, since 0.907 is only
+    # 0.007 above it (4 messages of 570).
+    assert report.all_messages.accuracy >= 0.89
+    assert report.all_messages.macro_f1 >= 0.89
     assert report.all_messages.macro_f1 >= TARGET_MACRO_F1
-    assert report.all_messages_by_batch["v1"].accuracy >= 0.86
-    assert report.all_messages_by_batch["v3"].accuracy >= 0.82
+    assert report.all_messages_by_batch["v1"].accuracy >= 0.87
+    assert report.all_messages_by_batch["v3"].accuracy >= 0.87
+    assert report.all_messages_by_batch["v4"].accuracy >= 0.80
     assert report.expected_calibration_error <= 0.10
     assert report.threshold == classifier.learned_threshold
     assert sum(map(sum, report.confusion_matrix)) == report.held_out_messages
