@@ -140,6 +140,11 @@ def runs(tmp_path_factory) -> Runs:
                 == 0
             )
             assert main(UNMERGE_BOB) == 0
+            correction = ["--field", "company", "--value", "Lee Holdings", "--reason", "typo on the form"]
+            assert (
+                main(["override", "correct", "--lead", reroute["lead_id"], *correction, "--actor", OPERATOR])
+                == 0
+            )
             pipeline.run()
             after_second = _decisions(pipeline)
             with open_reader(pipeline.settings) as con:
@@ -197,6 +202,14 @@ def test_an_override_reroute_wins_on_the_next_run_and_is_logged_with_its_actor(r
     assert evidence["override_id"] == after["override_id"]
     assert evidence["previous_owner_id"] == before["owner_id"]
     assert OPERATOR in runs.explain_rerouted and after["override_id"] in runs.explain_rerouted
+
+
+def test_a_corrected_record_reaches_the_crm_on_the_next_run(runs: Runs) -> None:
+    from dagster_project.resources.crm.models import ObjectType
+
+    lead_id = runs.after_second["evt-to-reroute"]["lead_id"]
+    record = runs.pipeline.crm.get_record(ObjectType.LEAD, external_id=lead_id)
+    assert record.fields["company"] == "Lee Holdings"
 
 
 def test_an_unmerge_flows_downstream_and_into_explain(runs: Runs) -> None:

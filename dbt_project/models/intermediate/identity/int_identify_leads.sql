@@ -1,6 +1,7 @@
 -- One row per lead: when it first and last wrote in, the source of its first event, the latest non-null
 -- value of each attribute (a second form that leaves the phone empty does not erase the first one's), and
--- its spam signals merged over all events.
+-- its spam signals merged over all events. An operator's correct_field override (int_resolve_active_overrides)
+-- replaces company, country_code, job_title, first_name or last_name: corrections win over what was typed.
 with lead_events as (
     select * from {{ ref('int_identify_lead_events') }}
 ),
@@ -37,6 +38,21 @@ latest_values as (
             {%- if not loop.last %},{% endif %}
         {% endfor %}
     from lead_events
+),
+
+corrections as (
+    select
+        target_id as lead_id,
+        max(case when field_name = 'company' then field_value end) as company,
+        max(case when field_name = 'country_code' then field_value end) as country_code,
+        max(case when field_name = 'job_title' then field_value end) as job_title,
+        max(case when field_name = 'first_name' then field_value end) as first_name,
+        max(case when field_name = 'last_name' then field_value end) as last_name
+    from {{ ref('int_resolve_active_overrides') }}
+    where
+        scope = 'lead'
+        and action = 'correct_field'
+    group by target_id
 ),
 
 event_history as (
@@ -79,13 +95,13 @@ select
     latest_values.email_domain,
     latest_values.is_free_email,
     latest_values.is_disposable_email,
-    latest_values.first_name,
-    latest_values.last_name,
-    latest_values.company,
-    latest_values.company_normalized,
-    latest_values.job_title,
+    coalesce(corrections.first_name, latest_values.first_name) as first_name,
+    coalesce(corrections.last_name, latest_values.last_name) as last_name,
+    coalesce(corrections.company, latest_values.company) as company,
+    coalesce(lower(trim(corrections.company)), latest_values.company_normalized) as company_normalized,
+    coalesce(corrections.job_title, latest_values.job_title) as job_title,
     latest_values.website_domain,
-    latest_values.country_code,
+    coalesce(corrections.country_code, latest_values.country_code) as country_code,
     latest_values.phone_e164,
     latest_values.employees_reported_min,
     latest_values.partner_id,
@@ -100,4 +116,6 @@ left join merged_signals
     on latest_values.lead_id = merged_signals.lead_id
 left join disqualifying_signals
     on latest_values.lead_id = disqualifying_signals.lead_id
+left join corrections
+    on latest_values.lead_id = corrections.lead_id
 where latest_values.arrival_rank = 1

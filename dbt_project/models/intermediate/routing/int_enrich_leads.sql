@@ -4,6 +4,7 @@
 --      disposable -, else website domain) with confidence at or above enrichment_min_confidence;
 --   3. self_reported: what the lead typed into the form, ONLY when the policy says so
 --      (decision_thresholds.use_self_reported_employees = 1). Otherwise it is kept for the rep only.
+--   0. override: an operator's correct_field employees override beats all of these.
 -- A lead whose lookup failed transiently waits (is_waiting_for_enrichment) until the enrichment deadline;
 -- after that, or when nothing is known, employees stays NULL and the rules escalate "segment unknown".
 with leads as (
@@ -20,6 +21,18 @@ accounts as (
 
 firmographics as (
     select * from {{ ref('stg_enrichment__domain_firmographics') }}
+),
+
+corrected_employees as (
+    select
+        target_id as lead_id,
+        max(cast(field_value as {{ dbt.type_int() }})) as employees
+    from {{ ref('int_resolve_active_overrides') }}
+    where
+        scope = 'lead'
+        and action = 'correct_field'
+        and field_name = 'employees'
+    group by target_id
 ),
 
 thresholds as (
@@ -54,6 +67,7 @@ combined as (
         lead_domains.company_domain,
         lead_domains.employees_reported_min as employees_reported,
         accounts.employees as account_employees,
+        corrected_employees.employees as corrected_employees,
         firmographics.enrichment_status as lookup_status,
         firmographics.employees as enriched_employees,
         firmographics.industry as enriched_industry,
@@ -69,6 +83,8 @@ combined as (
         on matches.account_id = accounts.account_id
     left join firmographics
         on lead_domains.company_domain = firmographics.domain
+    left join corrected_employees
+        on lead_domains.lead_id = corrected_employees.lead_id
     cross join policy
 ),
 
@@ -87,11 +103,13 @@ select
     company_domain,
     employees_reported,
     case
+        when corrected_employees is not null then corrected_employees
         when account_employees is not null then account_employees
         when enrichment_is_usable then enriched_employees
         when use_self_reported then employees_reported
     end as employees,
     case
+        when corrected_employees is not null then 'override'
         when account_employees is not null then 'crm_account'
         when enrichment_is_usable then 'enrichment'
         when use_self_reported and employees_reported is not null then 'self_reported'
@@ -107,5 +125,7 @@ select
     enrichment_confidence,
     enrichment_provider,
     enrichment_deadline_at,
-    coalesce(account_employees is null and lookup_status = 'pending_retry', false) as is_waiting_for_enrichment
+    coalesce(
+        corrected_employees is null and account_employees is null and lookup_status = 'pending_retry', false
+    ) as is_waiting_for_enrichment
 from classified

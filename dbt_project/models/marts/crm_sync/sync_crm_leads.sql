@@ -18,12 +18,13 @@ payload as (
     select
         decisions.lead_id,
         decisions.email,
-        decisions.first_name,
-        decisions.last_name,
-        decisions.company,
+        -- Current values, so an operator's correct_field override reaches the CRM on the next run.
+        coalesce(leads.first_name, decisions.first_name) as first_name,
+        coalesce(leads.last_name, decisions.last_name) as last_name,
+        coalesce(leads.company, decisions.company) as company,
         leads.job_title,
         leads.phone_e164,
-        decisions.country_code,
+        coalesce(leads.country_code, decisions.country_code) as country_code,
         decisions.account_id,
         decisions.contact_id,
         decisions.disposition,
