@@ -34,6 +34,10 @@ def make_home() -> Path:
     home = Path(tempfile.mkdtemp(prefix="leadops-bench-"))
     os.environ["LEADOPS_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    # The demo's enrichment reference file: without one every lookup would wait for its retry deadline.
+    os.environ["LEADOPS_FIRMOGRAPHICS_PATH"] = str(
+        Path(__file__).resolve().parent.parent / "demo" / "firmographics.csv"
+    )
     from dagster_project.resources.crm import EmbeddedCrm, import_crm_csvs
     from dagster_project.settings import load_settings
 
