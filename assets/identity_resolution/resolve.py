@@ -24,27 +24,13 @@ import pandas as pd
 from pydantic import BaseModel
 
 from assets.identity.guards import GuardResult, check_auto_link_share, check_largest_cluster
+from assets.identity.prepare import LEAD_ACCOUNT_INPUT_COLUMNS, PERSON_INPUT_COLUMNS
 from assets.identity.scoring import Thresholds, cluster_people, person_candidate_pairs, score_accounts
 
 CONTACT_PREFIX = "contact:"
-PERSON_COLUMNS = [
-    "record_id",
-    "email_key",
-    "first_name_normalized",
-    "last_name_normalized",
-    "company_normalized",
-    "country_code",
-    "phone_e164",
-]
-ACCOUNT_COLUMNS = [
-    "record_id",
-    "email_key",
-    "email_domain",
-    "is_free_email",
-    "company_normalized",
-    "website_domain",
-    "country_code",
-]
+# The identity models' input columns, as raw.inbound_events carries them (record_id = event_id).
+PERSON_COLUMNS = list(PERSON_INPUT_COLUMNS)
+ACCOUNT_COLUMNS = list(LEAD_ACCOUNT_INPUT_COLUMNS)
 EVENT_MATCH_COLUMNS = [
     "event_id",
     "person_decision",
