@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## The dbt manifest the Dagster definitions are built from (re-parsed only when a dbt file changed).
 setup: $(STAMP)
+	$(BIN)/python -m dagster_project.dbt_manifest
 
 ## Set up, then run the main job on the embedded default: sample CRM + sample leads → summary.
 demo: setup

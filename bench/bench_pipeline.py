@@ -38,8 +38,9 @@ def make_home() -> Path:
     os.environ["LEADOPS_FIRMOGRAPHICS_PATH"] = str(
         Path(__file__).resolve().parent.parent / "demo" / "firmographics.csv"
     )
-    from dagster_project.resources.crm import EmbeddedCrm, import_crm_csvs
     from dagster_project.settings import load_settings
+    from integrations.crm.csv_import import import_crm_csvs
+    from integrations.crm.embedded import EmbeddedCrm
 
     settings = load_settings()
     settings.prepare_home()
@@ -71,8 +72,8 @@ def synthetic_event(index: int, rng: random.Random, received_at: datetime) -> di
 
 def latency(leads: int, gap: float, interval: int) -> dict:
     home = make_home()
-    from assets.ingest.landing import write_events_atomically
     from dagster_project.settings import Settings
+    from integrations.landing.zone import write_events_atomically
 
     settings = Settings.from_env()
     env = {**os.environ, "LEADOPS_SENSOR_INTERVAL_SECONDS": str(interval)}
@@ -163,9 +164,9 @@ def _percentile(values: list[float], percent: float) -> float:
 
 def throughput(leads: int) -> dict:
     make_home()
-    from assets.ingest.landing import write_events_atomically
     from dagster_project.cli import run_pipeline
     from dagster_project.settings import Settings
+    from integrations.landing.zone import write_events_atomically
 
     settings = Settings.from_env()
     rng = random.Random(11)

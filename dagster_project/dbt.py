@@ -1,19 +1,16 @@
 """The dbt project as Dagster assets: analysts' rules (seeds + SQL) become lineage and blocking checks.
 
-`prepare_if_dev` only builds the manifest under `dagster dev`; the CLI, the daemon's code server, tests and
-CI import these definitions too, so the manifest is (re)built here whenever it is missing, older than any
-file of the dbt project, or was parsed for another routing policy folder.
+Importing this module reads the manifest and runs nothing. `make setup`, the CLI and the tests prepare the
+manifest (`dagster_project.dbt_manifest.ensure_manifest`); under `dagster dev`, `prepare_if_dev` re-parses
+it on every code reload, so an edited model shows after "Reload definitions".
 """
 
-import hashlib
 import os
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -22,60 +19,10 @@ from dagster_dbt import (
 )
 from dagster_duckdb import DuckDBResource
 
-from assets.decisions.rules_version import rules_version
+from assets.decisions.rules_version import RulesResource
 from dagster_project.dbt_in_process import dbt_build_in_process
-from dagster_project.settings import DBT_PROJECT_DIR, load_settings
-
-_PROJECT_FILE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
-_STAMP_NAME = "leadops_manifest.stamp"
-
-
-def _project_fingerprint(project_dir: Path, policy_dir: str) -> str:
-    """Names, sizes and mtimes of every file that shapes the manifest, plus the policy folder and profile.
-
-    The warehouse path is part of the rendered profile: dbt refuses to reuse partial-parse state when the
-    profile changed, and a stale base state would make every run pay a full parse (about 7 s).
-    """
-    digest = hashlib.sha256(policy_dir.encode())
-    digest.update(os.environ.get("LEADOPS_WAREHOUSE_PATH", "").encode())
-    for folder in ("models", "seeds", "macros", "tests", "policies", "snapshots", "analyses"):
-        root = project_dir / folder
-        if not root.exists():
-            continue
-        for path in sorted(root.rglob("*")):
-            if path.suffix in _PROJECT_FILE_SUFFIXES and path.is_file():
-                stat = path.stat()
-                digest.update(f"{path.relative_to(project_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    for name in ("dbt_project.yml", "profiles.yml", "packages.yml"):
-        path = project_dir / name
-        if path.exists():
-            digest.update(f"{name}:{path.stat().st_mtime_ns}".encode())
-    return digest.hexdigest()
-
-
-def ensure_manifest(project: DbtProject, policy_dir: str) -> Path:
-    """Run `dbt parse` when the manifest is missing or stale; return the manifest path."""
-    stamp = Path(project.project_dir) / project.target_path / _STAMP_NAME
-    fingerprint = _project_fingerprint(Path(project.project_dir), policy_dir)
-    if project.manifest_path.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        return project.manifest_path
-    dbt_executable = Path(sys.executable).parent / "dbt"
-    command = [str(dbt_executable) if dbt_executable.exists() else "dbt", "parse", "--quiet"]
-    completed = subprocess.run(
-        [*command, "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir)],
-        cwd=project.project_dir,
-        env={**os.environ, "LEADOPS_POLICY_DIR": policy_dir},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0 or not project.manifest_path.exists():
-        raise RuntimeError(
-            "dbt parse failed; fix the dbt project before loading LeadOps:\n"
-            + (completed.stdout + completed.stderr).strip()
-        )
-    stamp.write_text(fingerprint)
-    return project.manifest_path
+from dagster_project.dbt_manifest import ManifestMissingError
+from dagster_project.settings import DBT_PROJECT_DIR
 
 
 class LeadOpsDbtTranslator(DagsterDbtTranslator):
@@ -90,9 +37,12 @@ class LeadOpsDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(group_name=f"dbt_{layer}")
 
 
-settings = load_settings()
 leadops_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-ensure_manifest(leadops_dbt_project, settings.policy_dir)
+leadops_dbt_project.prepare_if_dev()
+if not leadops_dbt_project.manifest_path.exists():
+    raise ManifestMissingError(
+        f"no dbt manifest at {leadops_dbt_project.manifest_path}: run `make setup` (or `leadops prepare`)"
+    )
 # Source tests stay dbt-side (they still fail `dbt build`, which blocks outbound). As Dagster checks on the
 # raw asset they would drop the blocking GX gate from the dbt step's dependencies (seen in dagster 1.13.27:
 # the dbt step then ran before raw_inbound_events_meet_contract).
@@ -107,7 +57,8 @@ create table if not exists ops.dbt_rules_builds (rules_version varchar not null,
 
 # dbt runs in two steps around the model interpretation of lead messages: the rules decide first
 # (everything up to int_classify_lead_intents), a model reads only the messages they could not decide
-# (assets/intent), then the decision models run. The split is by dbt selection, so the SQL stays one project.
+# (assets/interpretation), then the decision models run. The split is by dbt selection, so the SQL stays
+# one project.
 DECIDE_SELECTION = "stg_interpretation__lead_interpretations+ int_decide_lead_intents+"
 
 
@@ -135,7 +86,9 @@ decide_translator = DecideStepTranslator(settings=DagsterDbtTranslatorSettings(e
     name="leadops_dbt_models",
     exclude=DECIDE_SELECTION,
 )
-def leadops_dbt_models(context: AssetExecutionContext, warehouse: DuckDBResource) -> Iterator[Any]:
+def leadops_dbt_models(
+    context: AssetExecutionContext, warehouse: DuckDBResource, rules: RulesResource
+) -> Iterator[Any]:
     """The prepare step: identify, match, enrich, apply the intent rules; and the rules (seeds) whenever
     they changed.
 
@@ -143,7 +96,8 @@ def leadops_dbt_models(context: AssetExecutionContext, warehouse: DuckDBResource
     tests that read them are rebuilt only when the rules changed since the last full build (their content
     hash, `rules_version`): unchanged, they cost ~5 s of a ~15 s build for nothing.
     """
-    version = rules_version(DBT_PROJECT_DIR, settings.policy_dir)
+    version = rules.version()
+    _share_with_dbt(warehouse, rules)
     with warehouse.get_connection() as con:
         con.execute(RULES_BUILDS_DDL)
         last = con.execute(
@@ -170,9 +124,12 @@ def leadops_dbt_models(context: AssetExecutionContext, warehouse: DuckDBResource
     name="leadops_dbt_decisions",
     select=DECIDE_SELECTION,
 )
-def leadops_dbt_decisions(context: AssetExecutionContext) -> Iterator[Any]:
+def leadops_dbt_decisions(
+    context: AssetExecutionContext, warehouse: DuckDBResource, rules: RulesResource
+) -> Iterator[Any]:
     """The decide step: intents (rules, then confident model readings), routing rules, decisions with
     overrides, review queue and the CRM payload, with their tests."""
+    _share_with_dbt(warehouse, rules)
     extra_args = ["--exclude-resource-type", "unit_test", "--exclude", "resource_type:seed"]
     yield from dbt_build_in_process(context, leadops_dbt_project, decide_translator, extra_args=extra_args)
 
@@ -182,13 +139,8 @@ def _built_everything(context: AssetExecutionContext) -> bool:
     return set(context.selected_asset_keys) == set(context.assets_def.keys)
 
 
-def dbt_model_key(model_name: str) -> AssetKey:
-    """The asset key of a dbt model or seed by name (keys carry the custom schema, e.g. marts/...)."""
-    from dagster_dbt import get_asset_key_for_model
-
-    for assets_def in (leadops_dbt_models, leadops_dbt_decisions):
-        try:
-            return get_asset_key_for_model([assets_def], model_name)
-        except KeyError:
-            continue
-    raise KeyError(f"no dbt model or seed named {model_name!r}")
+def _share_with_dbt(warehouse: DuckDBResource, rules: RulesResource) -> None:
+    """dbt's profile and project read the warehouse path and the policy folder from the environment: hand
+    it the run's own values, so dbt writes the file the other steps of this run read."""
+    os.environ["LEADOPS_WAREHOUSE_PATH"] = str(Path(warehouse.database).resolve())
+    os.environ["LEADOPS_POLICY_DIR"] = rules.policy_dir

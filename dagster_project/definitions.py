@@ -2,37 +2,35 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import AssetSelection, Definitions, EnvVar, define_asset_job, in_process_executor
 from dagster_duckdb import DuckDBResource
 
+from assets.crm.assets import crm_snapshot
+from assets.crm.resource import CrmResource
 from assets.decisions.assets import lead_state_log, only_allowed_transitions_logged
+from assets.decisions.rules_version import RulesResource
 from assets.enrichment.assets import domain_firmographics
-from assets.enrichment.config import EnrichmentSettings
-from assets.identity.assets import IDENTITY_TRAINING_GROUP, identity_trained_models
-from assets.identity_resolution.assets import IdentityResolver, lead_identities
+from assets.enrichment.resource import EnrichmentResource
+from assets.identity.assets import IdentityResolver, lead_identities
+from assets.identity.training_assets import IDENTITY_TRAINING_GROUP, identity_trained_models
 from assets.ingest.assets import (
-    crm_snapshot,
     landing_zone,
     raw_inbound_events,
     raw_inbound_events_meet_contract,
 )
-from assets.intent.assets import lead_interpretations
-from assets.intent.resource import IntentInterpreterResource
+from assets.ingest.resources import LandingZone
+from assets.interpretation.assets import lead_interpretations
+from assets.interpretation.resource import IntentInterpreterResource
 from assets.outbound.assets import crm_writes, no_parked_crm_writes, outbound_payload_meets_contract
+from assets.outbound.publish import warehouse_reader_copy
 from assets.overrides.assets import operator_overrides
 from assets.overrides.resources import OverridesFile
-from assets.publish import warehouse_reader_copy
 from dagster_project.dbt import leadops_dbt_decisions, leadops_dbt_models
 from dagster_project.jobs import process_leads_job, safety_net_schedule
-from dagster_project.resources.crm import CrmResource
-from dagster_project.resources.enrichment import EnrichmentResource
-from dagster_project.resources.landing import LandingZone
-from dagster_project.settings import REPO_ROOT, Settings, load_settings
+from dagster_project.settings import DBT_PROJECT_DIR, INTENT_MODEL_CACHE_DIR, Settings, current_settings
 from sensors.enrichment_retry import enrichment_retry_sensor
 from sensors.new_leads import new_leads_sensor
 from sensors.overrides_changed import overrides_changed_sensor
-
-INTENT_MODEL_CACHE = REPO_ROOT / ".cache" / "intent_model"
 
 # Retraining the splink models is a deliberate act: its own job, never scheduled, never in process_leads.
 train_identity_models_job = define_asset_job(
@@ -45,18 +43,45 @@ train_identity_models_job = define_asset_job(
 
 def build_resources(settings: Settings) -> dict[str, object]:
     """Production resources for one data home; tests pass a temporary home or swap in fakes."""
+    enrichment = settings.enrichment
+    enrichment_overrides = {
+        "confidence_threshold": enrichment.confidence_threshold,
+        "retry_deadline_hours": None
+        if enrichment.deadline_minutes is None
+        else enrichment.deadline_minutes / 60,
+        "retry_base_delay_seconds": enrichment.retry_base_seconds,
+        "retry_max_delay_seconds": enrichment.retry_max_seconds,
+        "unavailable_ttl_hours": (
+            None if enrichment.unavailable_ttl_minutes is None else enrichment.unavailable_ttl_minutes / 60
+        ),
+        "max_lookup_seconds_per_run": enrichment.run_budget_seconds,
+    }
+    llm = settings.llm
     return {
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "rules": RulesResource(dbt_project_dir=str(DBT_PROJECT_DIR), policy_dir=settings.policy_dir),
         "crm": CrmResource(database_path=str(settings.crm_path)),
         "landing": LandingZone(path=str(settings.landing_dir)),
-        "identity": IdentityResolver.from_env(),
-        "enrichment": EnrichmentResource(**EnrichmentSettings.from_env(settings.home).resource_fields()),
-        "interpreter": IntentInterpreterResource(
-            # Built from the labelled data in the repo, not from a data home: shared, keyed by data hash.
-            model_dir=str(INTENT_MODEL_CACHE),
-            llm_cache_path=str(settings.home / "llm_cache.sqlite"),
+        "identity": IdentityResolver(**settings.identity.overrides()),
+        "enrichment": EnrichmentResource(
+            provider_order=list(enrichment.providers),
+            reference_file_path=str(enrichment.firmographics_path),
+            http_base_url=enrichment.http_base_url,
+            http_token=EnvVar("LEADOPS_ENRICHMENT_TOKEN") if enrichment.uses_vendor else None,
+            # The answer cache spends ~21 ms per domain (a SQLite connection and commit per get and put):
+            # worth it only when a paid vendor is asked; the reference file answers for free.
+            cache_path=str(enrichment.cache_path) if enrichment.uses_vendor else None,
+            **{name: value for name, value in enrichment_overrides.items() if value is not None},
         ),
-        "overrides_file": OverridesFile(path=str(settings.home / "overrides" / "overrides.csv")),
+        "interpreter": IntentInterpreterResource(
+            model_dir=str(INTENT_MODEL_CACHE_DIR),
+            llm_cache_path=str(settings.llm_cache_path),
+            llm_base_url=llm.base_url if llm else None,
+            llm_model=llm.model if llm else None,
+            llm_api_key=EnvVar(llm.api_key_variable) if llm and llm.api_key_variable else None,
+            llm_options=dict(llm.options) if llm else {},
+        ),
+        "overrides_file": OverridesFile(path=str(settings.overrides_path)),
     }
 
 
@@ -92,6 +117,4 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
     )
 
 
-settings = load_settings()
-settings.prepare_home()
-defs = build_definitions(settings)
+defs = build_definitions(current_settings())

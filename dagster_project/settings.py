@@ -1,4 +1,8 @@
-"""Every path and tunable of a LeadOps installation, read from the environment in one place.
+"""Every path and tunable of a LeadOps installation, read from the environment here and nowhere else.
+
+`Settings.from_env()` validates every variable once, at start-up: a bad value raises `SettingsError` naming
+the variable and what it accepts, before any event is read. Stages never read the environment; the
+definitions hand them these values as resource configuration.
 
 dbt runs from its own folder, so a relative warehouse path would point dbt and Dagster at two different
 files: every path here is made absolute, and `export_environment` hands the same values to dbt.
@@ -7,13 +11,20 @@ files: every path here is made absolute, and `export_environment` hands the same
 from __future__ import annotations
 
 import os
-import shutil
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+from common.warehouse_files import reader_copy_of
+from integrations.enrichment.port import HTTP_VENDOR, KNOWN_PROVIDERS, REFERENCE_FILE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEFAULT_POLICY_DIR = "policies/default"
+# The local intent classifier is trained from the labelled data in the repository, not from a data home:
+# one cache per checkout, keyed by the data's hash, shared by every home and test.
+INTENT_MODEL_CACHE_DIR = REPO_ROOT / ".cache" / "intent_model"
 
 # Telemetry off everywhere, before any of these libraries is imported by a caller.
 _TELEMETRY_OFF = {
@@ -26,19 +37,114 @@ for _name, _value in _TELEMETRY_OFF.items():
     os.environ.setdefault(_name, _value)
 
 
-def reader_copy_of(warehouse_path: Path) -> Path:
-    """Where the read-only copy of a warehouse file is published (beside it)."""
-    return warehouse_path.with_name(f"{warehouse_path.stem}.readonly.duckdb")
+class SettingsError(ValueError):
+    """A setting the operator gave is invalid; the message names the variable and the allowed values."""
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as error:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from error
+_Number = TypeVar("_Number", int, float)
+
+
+class _Reader:
+    """Reads one environment mapping; every accessor names the variable in its error."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        raw = self.environ.get(name, "").strip()
+        return raw or default
+
+    def number(
+        self,
+        name: str,
+        default: _Number,
+        kind: Callable[[str], _Number],
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> _Number:
+        raw = self.environ.get(name, "").strip()
+        allowed = _range_text(kind, minimum, maximum)
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be {allowed}, got {raw!r}") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise SettingsError(f"{name} must be {allowed}, got {raw!r}")
+        return value
+
+    def choices(self, name: str, default: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[str, ...]:
+        raw = self.environ.get(name, "").strip()
+        if not raw:
+            return default
+        values = tuple(part.strip() for part in raw.split(",") if part.strip())
+        unknown = [value for value in values if value not in allowed]
+        if unknown or not values:
+            raise SettingsError(f"{name} must be a comma-separated list of {', '.join(allowed)}, got {raw!r}")
+        return values
+
+
+def _range_text(kind: Callable, minimum: float | None, maximum: float | None) -> str:
+    noun = "a whole number" if kind is int else "a number"
+    if minimum is not None and maximum is not None:
+        return f"{noun} from {minimum:g} to {maximum:g}"
+    if minimum is not None:
+        return f"{noun} of at least {minimum:g}"
+    return noun
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """Match thresholds and guard-rail limits as the operator set them; None leaves the identity resource's
+    own default in force, so each default is written once, on the resource."""
+
+    auto_link: float | None = None
+    review: float | None = None
+    max_candidate_pairs: int | None = None
+    max_cluster_size: int | None = None
+    max_auto_link_share: float | None = None
+
+    def overrides(self) -> dict[str, float | int]:
+        return {name: value for name, value in vars(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class EnrichmentSettings:
+    """Firmographic enrichment as the operator set it. A tunable left unset is None and the enrichment
+    resource's own default applies, so each default is written once, on the resource."""
+
+    firmographics_path: Path
+    cache_path: Path
+    providers: tuple[str, ...] = (REFERENCE_FILE,)
+    http_base_url: str | None = None
+    confidence_threshold: float | None = None
+    deadline_minutes: float | None = None
+    retry_base_seconds: float | None = None
+    retry_max_seconds: float | None = None
+    unavailable_ttl_minutes: float | None = None
+    run_budget_seconds: float | None = None
+
+    @property
+    def uses_vendor(self) -> bool:
+        return any(name != REFERENCE_FILE for name in self.providers)
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """Where an OpenAI-compatible model is; None on `Settings.llm` means the local classifier only."""
+
+    base_url: str
+    model: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    # The name of the variable holding the key (never its value): resources take it as an EnvVar, so the
+    # key stays out of run configuration, logs and the warehouse.
+    api_key_variable: str | None = None
+
+    def api_key(self) -> str | None:
+        """The key itself, for a command that calls the model outside a Dagster run."""
+        return os.environ.get(self.api_key_variable) if self.api_key_variable else None
 
 
 @dataclass(frozen=True)
@@ -47,15 +153,29 @@ class Settings:
     policy_dir: str
     sensor_interval_seconds: int
     safety_net_cron: str
+    identity: IdentitySettings
+    enrichment: EnrichmentSettings
+    llm: LlmSettings | None
+    override_actor: str | None = None
+    dagster_home_override: Path | None = None
 
     @classmethod
-    def from_env(cls) -> Settings:
-        home = Path(os.environ.get("LEADOPS_HOME") or REPO_ROOT / ".leadops").expanduser().resolve()
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = _Reader(os.environ if environ is None else environ)
+        home = Path(env.text("LEADOPS_HOME") or REPO_ROOT / ".leadops").expanduser().resolve()
+        dagster_home = env.text("DAGSTER_HOME")
         return cls(
             home=home,
-            policy_dir=os.environ.get("LEADOPS_POLICY_DIR") or DEFAULT_POLICY_DIR,
-            sensor_interval_seconds=_int_env("LEADOPS_SENSOR_INTERVAL_SECONDS", 5),
-            safety_net_cron=os.environ.get("LEADOPS_SAFETY_NET_CRON") or "*/15 * * * *",
+            policy_dir=env.text("LEADOPS_POLICY_DIR", DEFAULT_POLICY_DIR) or DEFAULT_POLICY_DIR,
+            sensor_interval_seconds=env.number(
+                "LEADOPS_SENSOR_INTERVAL_SECONDS", 5, int, minimum=1, maximum=3600
+            ),
+            safety_net_cron=_cron(env.text("LEADOPS_SAFETY_NET_CRON", "*/15 * * * *") or "*/15 * * * *"),
+            identity=_identity_settings(env),
+            enrichment=_enrichment_settings(env, home),
+            llm=_llm_settings(env),
+            override_actor=env.text("LEADOPS_ACTOR"),
+            dagster_home_override=Path(dagster_home).expanduser().resolve() if dagster_home else None,
         )
 
     @property
@@ -80,11 +200,23 @@ class Settings:
         return self.home / "crm.sqlite"
 
     @property
+    def llm_cache_path(self) -> Path:
+        return self.home / "llm_cache.sqlite"
+
+    @property
+    def overrides_path(self) -> Path:
+        return self.home / "overrides" / "overrides.csv"
+
+    @property
     def dagster_home(self) -> Path:
-        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster").resolve()
+        return self.dagster_home_override or self.home / "dagster"
 
     def prepare_home(self) -> None:
-        """Create the data home and a DAGSTER_HOME whose dagster.yaml turns telemetry off."""
+        """Create the data home and a DAGSTER_HOME whose dagster.yaml turns telemetry off.
+
+        Called by the commands that run something, never at import."""
+        import shutil
+
         for directory in (self.landing_dir, self.archive_dir, self.dagster_home):
             directory.mkdir(parents=True, exist_ok=True)
         instance_yaml = self.dagster_home / "dagster.yaml"
@@ -99,7 +231,98 @@ class Settings:
         os.environ["DAGSTER_HOME"] = str(self.dagster_home)
 
 
-def load_settings() -> Settings:
-    settings = Settings.from_env()
-    settings.export_environment()
-    return settings
+def _cron(expression: str) -> str:
+    if len(expression.split()) != 5:
+        raise SettingsError(
+            f"LEADOPS_SAFETY_NET_CRON must be a cron expression of 5 fields, got {expression!r}"
+        )
+    return expression
+
+
+def _identity_settings(env: _Reader) -> IdentitySettings:
+    def optional(name: str, kind: Callable, **bounds: float):
+        return env.number(name, None, kind, **bounds)  # type: ignore[arg-type]
+
+    identity = IdentitySettings(
+        auto_link=optional("LEADOPS_IDENTITY_AUTO_LINK", float, minimum=0, maximum=1),
+        review=optional("LEADOPS_IDENTITY_REVIEW", float, minimum=0, maximum=1),
+        max_candidate_pairs=optional("LEADOPS_IDENTITY_MAX_CANDIDATE_PAIRS", int, minimum=1),
+        max_cluster_size=optional("LEADOPS_IDENTITY_MAX_CLUSTER_SIZE", int, minimum=2),
+        max_auto_link_share=optional("LEADOPS_IDENTITY_MAX_AUTO_LINK_SHARE", float, minimum=0, maximum=1),
+    )
+    if (
+        identity.review is not None
+        and identity.auto_link is not None
+        and identity.review > identity.auto_link
+    ):
+        raise SettingsError(
+            f"LEADOPS_IDENTITY_REVIEW ({identity.review}) must not exceed"
+            f" LEADOPS_IDENTITY_AUTO_LINK ({identity.auto_link})"
+        )
+    return identity
+
+
+def _enrichment_settings(env: _Reader, home: Path) -> EnrichmentSettings:
+    raw_path = env.text("LEADOPS_FIRMOGRAPHICS_PATH")
+    providers = env.choices("LEADOPS_ENRICHMENT_PROVIDERS", (REFERENCE_FILE,), KNOWN_PROVIDERS)
+    http_base_url = env.text("LEADOPS_ENRICHMENT_HTTP_URL")
+    if HTTP_VENDOR in providers and not http_base_url:
+        raise SettingsError(
+            f"LEADOPS_ENRICHMENT_PROVIDERS names {HTTP_VENDOR}: set LEADOPS_ENRICHMENT_HTTP_URL too"
+        )
+
+    def optional(name: str, *, minimum: float, maximum: float | None = None) -> float | None:
+        return env.number(name, None, float, minimum=minimum, maximum=maximum)  # type: ignore[arg-type]
+
+    # Sub-second delays would make the retry sensor fire on every tick; one second is the floor.
+    return EnrichmentSettings(
+        firmographics_path=(Path(raw_path) if raw_path else home / "firmographics.csv")
+        .expanduser()
+        .resolve(),
+        cache_path=(home / "enrichment_cache.sqlite").resolve(),
+        providers=providers,
+        http_base_url=http_base_url,
+        confidence_threshold=optional("LEADOPS_ENRICHMENT_CONFIDENCE_THRESHOLD", minimum=0, maximum=1),
+        deadline_minutes=optional("LEADOPS_ENRICHMENT_DEADLINE_MINUTES", minimum=0),
+        retry_base_seconds=optional("LEADOPS_ENRICHMENT_RETRY_BASE_SECONDS", minimum=1),
+        retry_max_seconds=optional("LEADOPS_ENRICHMENT_RETRY_MAX_SECONDS", minimum=1),
+        unavailable_ttl_minutes=optional("LEADOPS_ENRICHMENT_UNAVAILABLE_TTL_MINUTES", minimum=1),
+        run_budget_seconds=optional("LEADOPS_ENRICHMENT_RUN_BUDGET_SECONDS", minimum=1),
+    )
+
+
+# Optional LLM settings by variable; their types and ranges are checked by the LLM client's own model.
+_LLM_OPTIONS = {
+    "prompt": "LEADOPS_LLM_PROMPT",
+    "timeout_seconds": "LEADOPS_LLM_TIMEOUT_SECONDS",
+    "max_concurrency": "LEADOPS_LLM_MAX_CONCURRENCY",
+    "price_per_1k_prompt_tokens": "LEADOPS_LLM_PRICE_PER_1K_PROMPT_TOKENS",
+    "price_per_1k_completion_tokens": "LEADOPS_LLM_PRICE_PER_1K_COMPLETION_TOKENS",
+}
+
+
+def _llm_settings(env: _Reader) -> LlmSettings | None:
+    base_url, model = env.text("LEADOPS_LLM_BASE_URL"), env.text("LEADOPS_LLM_MODEL")
+    if not base_url and not model:
+        return None
+    if not base_url or not model:
+        raise SettingsError("set both LEADOPS_LLM_BASE_URL and LEADOPS_LLM_MODEL, or neither")
+    options = {key: value for key, name in _LLM_OPTIONS.items() if (value := env.text(name))}
+    # Imported only when an LLM is configured: the client pulls in openai, which read-only commands skip.
+    from pydantic import ValidationError
+
+    from integrations.llm.client import LLMSettings
+
+    try:
+        LLMSettings(base_url=base_url, model=model, **options)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        variable = _LLM_OPTIONS.get(str(problem["loc"][0]), "LEADOPS_LLM_*")
+        raise SettingsError(f"{variable}: {problem['msg']}, got {problem.get('input')!r}") from None
+    key_variable = next((name for name in ("LEADOPS_LLM_API_KEY", "OPENAI_API_KEY") if env.text(name)), None)
+    return LlmSettings(base_url=base_url, model=model, options=options, api_key_variable=key_variable)
+
+
+def current_settings() -> Settings:
+    """The settings of this process as the environment holds them now (sensors read them on each tick)."""
+    return Settings.from_env()

@@ -5,8 +5,8 @@ those steps have not filled yet (tests, `dbt build` by hand against a fresh file
 """
 
 from assets.enrichment.domain_firmographics import ENRICHMENT_DDL
-from assets.identity_resolution.warehouse import IDENTITY_DDL
-from assets.intent.store import DDL as INTERPRETATION_DDL
+from assets.identity.warehouse import IDENTITY_DDL
+from assets.interpretation.store import DDL as INTERPRETATION_DDL
 from assets.overrides.tables import ENSURE_OVERRIDES_TABLES_DDL
 
 

@@ -7,7 +7,7 @@ escalate them once the domain is `unavailable`).
 
 It reads only the read-only copy of the warehouse published after each successful run, never the live
 file: the run is the warehouse's one writer, and even a millisecond read of the live file breaks a
-concurrent `dbt build` (STACK-FACTS).
+concurrent `dbt build` (measured: a reader holding the file fails dbt's lock at once).
 
 Run keys: one per due moment (the earliest due time), so repeated ticks before the run publishes its
 result are dropped by Dagster. A run that failed publishes nothing, so its due moment stays; the key then
@@ -23,10 +23,9 @@ import duckdb
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
 from assets.enrichment.domain_firmographics import TABLE, DomainStatus
-from dagster_project.settings import Settings
-from sensors.new_leads import _batch_in_flight
+from dagster_project.settings import current_settings
+from sensors.runs import PROCESS_LEADS_JOB_NAME, batch_in_flight
 
-PROCESS_LEADS_JOB_NAME = "process_leads"
 # The shortest backoff is a minute; checking twice a minute keeps a due lead's extra wait under 30 s.
 MINIMUM_INTERVAL_SECONDS = 30
 # Same cadence as the safety-net schedule's default (*/15): a failing pipeline is tried 4 times an hour.
@@ -77,14 +76,14 @@ def retry_run_key(earliest_due_at: datetime, now: datetime) -> str:
     ),
 )
 def enrichment_retry_sensor(context: SensorEvaluationContext):
-    reader_path = Settings.from_env().reader_warehouse_path
+    reader_path = current_settings().reader_warehouse_path
     now = datetime.now(UTC)
     due = due_retries(reader_path, now)
     if due is None:
         return SkipReason(f"no {TABLE} in {reader_path} yet: nothing is waiting for enrichment")
     if due.domains == 0 or due.earliest_due_at is None:
         return SkipReason("no parked enrichment lookup is due")
-    if _batch_in_flight(context):
+    if batch_in_flight(context):
         return SkipReason(f"{due.domains} due enrichment retries wait for the process_leads run in progress")
     return RunRequest(
         run_key=retry_run_key(due.earliest_due_at, now),

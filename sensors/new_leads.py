@@ -14,18 +14,17 @@ import hashlib
 import json
 
 from dagster import (
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
 )
 
+from assets.ingest.resources import LandingZone
 from dagster_project.jobs import process_leads_job
-from dagster_project.resources.landing import LandingZone
-from dagster_project.settings import Settings
+from dagster_project.settings import current_settings
+from sensors.runs import batch_in_flight
 
 
 def batch_run_key(files: list[tuple[str, int, int]]) -> str:
@@ -36,7 +35,7 @@ def batch_run_key(files: list[tuple[str, int, int]]) -> str:
 
 @sensor(
     job=process_leads_job,
-    minimum_interval_seconds=Settings.from_env().sensor_interval_seconds,
+    minimum_interval_seconds=current_settings().sensor_interval_seconds,
     default_status=DefaultSensorStatus.RUNNING,
     description="Launches process_leads for each new batch of *.jsonl files in the landing zone.",
 )
@@ -48,7 +47,7 @@ def new_leads_sensor(context: SensorEvaluationContext, landing: LandingZone):
     if not new_files:
         context.update_cursor(json.dumps(sorted(handed_over & present)))
         return SkipReason(f"no new files in {landing.directory} ({len(present)} still being processed)")
-    if _batch_in_flight(context):
+    if batch_in_flight(context):
         return SkipReason(
             f"{len(new_files)} new file(s) wait for the run in progress; the next run takes them all"
         )
@@ -59,18 +58,3 @@ def new_leads_sensor(context: SensorEvaluationContext, landing: LandingZone):
         run_config={"ops": {"raw_inbound_events": {"config": {"files": [name for name, _, _ in stats]}}}},
         tags={"leadops/files": str(len(new_files))},
     )
-
-
-_IN_FLIGHT = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
-
-
-def _batch_in_flight(context: SensorEvaluationContext) -> bool:
-    runs = context.instance.get_runs(
-        filters=RunsFilter(job_name=process_leads_job.name, statuses=_IN_FLIGHT), limit=1
-    )
-    return bool(runs)

@@ -10,10 +10,8 @@ by the hash it recorded on `operator_overrides`, so it costs no second run.
 from dataclasses import dataclass
 
 from dagster import (
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
@@ -21,16 +19,8 @@ from dagster import (
 
 from assets.overrides.assets import CONTENT_SHA256_METADATA, OPERATOR_OVERRIDES_KEY
 from assets.overrides.resources import OverridesSource
-from dagster_project.settings import Settings
-
-PROCESS_LEADS_JOB_NAME = "process_leads"
-
-_IN_FLIGHT = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
+from dagster_project.settings import current_settings
+from sensors.runs import PROCESS_LEADS_JOB_NAME, batch_in_flight
 
 
 @dataclass(frozen=True)
@@ -51,7 +41,7 @@ def overrides_run_key(content_sha256: str, last_load: LastLoad | None) -> str:
 
 @sensor(
     job_name=PROCESS_LEADS_JOB_NAME,
-    minimum_interval_seconds=Settings.from_env().sensor_interval_seconds,
+    minimum_interval_seconds=current_settings().sensor_interval_seconds,
     default_status=DefaultSensorStatus.RUNNING,
     description="Launches process_leads when $LEADOPS_HOME/overrides/overrides.csv changes.",
 )
@@ -59,7 +49,7 @@ def overrides_changed_sensor(context: SensorEvaluationContext, overrides_file: O
     digest = overrides_file.read_snapshot().content_sha256
     if context.cursor == digest:
         return SkipReason(f"{overrides_file.describe()} unchanged since the last run request")
-    if _run_in_flight(context):
+    if batch_in_flight(context):
         # The run in progress may have read the file before the change; decide once it has finished.
         return SkipReason("the overrides changed; waiting for the run in progress before deciding")
     last_load = _last_load(context)
@@ -71,13 +61,6 @@ def overrides_changed_sensor(context: SensorEvaluationContext, overrides_file: O
         run_key=overrides_run_key(digest, last_load),
         tags={"leadops/trigger": "overrides_changed", "leadops/overrides_sha256": digest[:16]},
     )
-
-
-def _run_in_flight(context: SensorEvaluationContext) -> bool:
-    runs = context.instance.get_runs(
-        filters=RunsFilter(job_name=PROCESS_LEADS_JOB_NAME, statuses=_IN_FLIGHT), limit=1
-    )
-    return bool(runs)
 
 
 def _last_load(context: SensorEvaluationContext) -> LastLoad | None:

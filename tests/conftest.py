@@ -16,3 +16,13 @@ for name, value in {
     "GX_ANALYTICS_ENABLED": "false",
 }.items():
     os.environ[name] = value
+
+pytest_plugins = ["tests.integrations.enrichment.vendor_fixtures"]
+
+
+def pytest_configure(config) -> None:
+    """The definitions are built from the dbt manifest: prepare it once, before any test imports them."""
+    from dagster_project.dbt_manifest import ensure_manifest
+    from dagster_project.settings import Settings
+
+    ensure_manifest(Settings.from_env())

@@ -13,7 +13,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from assets.decisions.rules_version import rules_version
+from assets.decisions.rules_version import RulesResource
 from assets.decisions.state_machine import (
     append_transitions,
     current_states,
@@ -24,10 +24,11 @@ from assets.decisions.state_machine import (
     plan_transitions,
     read_transition_rows,
 )
-from dagster_project.dbt import dbt_model_key
-from dagster_project.settings import DBT_PROJECT_DIR, Settings
 
 STATE_LOG_KEY = AssetKey(["ops", "lead_state_log"])
+# dbt models' keys carry their schema (the `+schema` of their folder); a definitions test fails on any key
+# that no asset of the code location produces, so a typo here cannot create a stray asset silently.
+LEAD_DECISIONS_KEY = AssetKey(["marts", "lead_decisions"])
 PIPELINE_ACTOR = "leadops-pipeline"
 
 
@@ -39,7 +40,7 @@ def _allowed_transitions(con):
     key=STATE_LOG_KEY,
     # Reads rules.lead_state_transitions too, but takes no dep on that seed: runs that find the rules
     # unchanged do not rebuild seeds, and Dagster skips whatever depends on an output that was not produced.
-    deps=[dbt_model_key("lead_decisions")],
+    deps=[LEAD_DECISIONS_KEY],
     group_name="decisions",
     kinds={"python", "duckdb"},
     description=(
@@ -47,8 +48,10 @@ def _allowed_transitions(con):
         " the writer refuses any transition rules.lead_state_transitions does not allow."
     ),
 )
-def lead_state_log(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
-    version = rules_version(DBT_PROJECT_DIR, Settings.from_env().policy_dir)
+def lead_state_log(
+    context: AssetExecutionContext, warehouse: DuckDBResource, rules: RulesResource
+) -> MaterializeResult:
+    version = rules.version()
     with warehouse.get_connection() as con:
         table = _allowed_transitions(con)
         states = current_states(con)

@@ -5,10 +5,11 @@ two machines running the same commit and policy folder log the same version, and
 it. The dbt step also uses it to skip re-seeding when nothing about the rules changed.
 """
 
-from __future__ import annotations
-
 import hashlib
 from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import Field
 
 _RULE_FOLDERS = ("seeds", "models", "macros", "tests")
 
@@ -29,3 +30,13 @@ def rules_version(dbt_project_dir: Path, policy_dir: str) -> str:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+class RulesResource(ConfigurableResource):
+    """The routing policy in force: the dbt project and the policy folder it reads its seeds from."""
+
+    dbt_project_dir: str = Field(description="Absolute path of the dbt project.")
+    policy_dir: str = Field(description="Policy folder, relative to the dbt project or absolute.")
+
+    def version(self) -> str:
+        return rules_version(Path(self.dbt_project_dir), self.policy_dir)

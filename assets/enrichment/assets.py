@@ -22,8 +22,8 @@ from assets.enrichment.domain_firmographics import (
     status_counts,
     upsert_rows,
 )
-from dagster_project.resources.enrichment import EnrichmentResource
-from dagster_project.resources.enrichment.port import utc_now
+from assets.enrichment.resource import EnrichmentResource
+from integrations.enrichment.port import utc_now
 
 DOMAIN_FIRMOGRAPHICS_KEY = AssetKey(["enrichment", "domain_firmographics"])
 

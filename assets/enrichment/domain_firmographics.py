@@ -40,16 +40,16 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from dagster_project.resources.enrichment import (
+from assets.enrichment.resource import EnrichmentResource
+from common.domains import registrable_domain
+from integrations.enrichment.port import Clock, utc_now
+from integrations.enrichment.waterfall import (
     EnrichmentRequest,
-    EnrichmentResource,
     EnrichmentResult,
     EnrichmentStatus,
     ProviderAttempt,
     RetryPolicy,
-    registrable_domain,
 )
-from dagster_project.resources.enrichment.port import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 

@@ -1,144 +1,129 @@
-"""The on-demand training asset: retrain the person and account models and show them in the UI.
+"""Identity as Dagster assets: person ids and account candidates for every new event, with guard rails.
 
-No `from __future__ import annotations` here: Dagster reads the config annotation at definition time.
+Thresholds and guard limits are configuration (`IdentityResolver`, from the LEADOPS_IDENTITY_* settings), not
+code. The guard rails are blocking asset checks: when one fails the batch's links are NOT written, dbt does
+not run, and the next run meets the same failure until someone looks (loud, never silent over-linking).
 """
 
-import hashlib
-import json
-import math
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
-from pydantic import Field
-
-from assets.identity.generator import GeneratorConfig, generate_identity_dataset
-from assets.identity.settings import MODEL_DIR, training_info_path
-from assets.identity.training import (
-    DEFAULT_SEED,
-    DEFAULT_U_MAX_PAIRS,
-    TrainingResult,
-    train_account_model,
-    train_person_model,
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    ConfigurableResource,
+    MaterializeResult,
+    multi_asset,
 )
+from dagster_duckdb import DuckDBResource
+from pydantic import model_validator
 
-TRAINED_MODELS_KEY = AssetKey(["identity", "trained_models"])
-IDENTITY_TRAINING_GROUP = "identity_training"
+from assets.identity.guards import GuardResult
+from assets.identity.resolve import IdentityPolicy
+from assets.identity.warehouse import resolve_pending_events
 
-
-class IdentityTrainingConfig(Config):
-    """Defaults reproduce `python -m assets.identity.training` exactly (same seed, sizes, output)."""
-
-    output_dir: str = Field(
-        str(MODEL_DIR), description="where model JSON (and charts/) are written; default: the package"
-    )
-    seed: int = Field(DEFAULT_SEED, description="generator and u-sampling seed")
-    n_people: int = Field(GeneratorConfig().n_people, ge=50, description="generated people")
-    n_accounts: int = Field(GeneratorConfig().n_accounts, ge=10, description="generated CRM accounts")
-    u_max_pairs: float = Field(DEFAULT_U_MAX_PAIRS, gt=0, description="pairs sampled to estimate u")
+PERSON_ASSIGNMENTS_KEY = AssetKey(["identity", "person_assignments"])
+EVENT_MATCHES_KEY = AssetKey(["identity", "event_matches"])
+GUARD_NAMES = ("candidate_pair_volume", "largest_cluster", "auto_link_share")
 
 
-def model_version(model_path: Path) -> str:
-    """sha256 of the model JSON: the version stamped on every decision the model makes."""
-    return hashlib.sha256(model_path.read_bytes()).hexdigest()
+class IdentityResolver(ConfigurableResource):
+    """Match thresholds and guard-rail limits (settings: LEADOPS_IDENTITY_AUTO_LINK, _REVIEW,
+    _MAX_CANDIDATE_PAIRS, _MAX_CLUSTER_SIZE, _MAX_AUTO_LINK_SHARE)."""
+
+    auto_link: float = 0.95
+    review: float = 0.60
+    max_candidate_pairs: int = 20_000_000
+    max_cluster_size: int = 50
+    max_auto_link_share: float = 0.9
+
+    @model_validator(mode="after")
+    def _review_band_below_auto_link(self) -> "IdentityResolver":
+        if self.review > self.auto_link:
+            raise ValueError(
+                f"review threshold {self.review} exceeds the auto-link threshold {self.auto_link}"
+            )
+        return self
+
+    def policy(self) -> IdentityPolicy:
+        return IdentityPolicy(**self.model_dump())
 
 
-def _version_or_none(model_path: Path) -> str | None:
-    return model_version(model_path) if model_path.is_file() else None
+def _check_results(guards: list[GuardResult]):
+    by_name = {guard.name: guard for guard in guards}
+    for name in GUARD_NAMES:
+        guard = by_name.get(name)
+        yield AssetCheckResult(
+            asset_key=PERSON_ASSIGNMENTS_KEY,
+            check_name=f"identity_{name}_within_limit",
+            passed=True if guard is None else guard.passed,
+            metadata={}
+            if guard is None
+            else {"value": guard.value, "limit": guard.limit, "detail": guard.detail},
+        )
 
 
-def match_weights_markdown(model: dict[str, Any]) -> str:
-    """One row per comparison level: m, u and the match weight log2(m/u) in bits."""
-    prior = model["probability_two_random_records_match"]
-    lines = [
-        f"prior (two random records match): {prior:.6g} = {math.log2(prior / (1 - prior)):+.2f} bits",
-        "",
-        "| comparison | level | m | u | weight (bits) |",
-        "|---|---|---|---|---|",
-    ]
-    for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            label = level.get("label_for_charts") or level["sql_condition"]
-            if level.get("is_null_level"):
-                lines.append(f"| {comparison['output_column_name']} | {label} | null level | | 0 |")
-                continue
-            m, u = level.get("m_probability"), level.get("u_probability")
-            weight = f"{math.log2(m / u):+.2f}" if m and u else "n/a"
-            m_text = f"{m:.4g}" if m is not None else "n/a"
-            u_text = f"{u:.4g}" if u is not None else "n/a"
-            lines.append(f"| {comparison['output_column_name']} | {label} | {m_text} | {u_text} | {weight} |")
-    return "\n".join(lines)
-
-
-def _model_metadata(name: str, result: TrainingResult, previous_version: str | None) -> dict[str, Any]:
-    model = json.loads(result.model_path.read_text(encoding="utf-8"))
-    version = model_version(result.model_path)
-    metadata: dict[str, Any] = {
-        f"{name}_model_path": MetadataValue.path(str(result.model_path)),
-        f"{name}_model_version": MetadataValue.text(version),
-        f"{name}_model_changed": MetadataValue.bool(version != previous_version),
-        f"{name}_training_records": MetadataValue.int(result.training_records),
-        f"{name}_match_weights": MetadataValue.md(match_weights_markdown(model)),
-    }
-    for chart in result.charts:
-        metadata[f"{name}_chart_{chart.stem.removeprefix(f'{name}_')}"] = MetadataValue.url(chart.as_uri())
-    return metadata
-
-
-@asset(
-    key=TRAINED_MODELS_KEY,
-    group_name=IDENTITY_TRAINING_GROUP,
-    kinds={"python", "splink"},
-    description=(
-        "Retrains the splink person and account models on the seeded labelled generator and writes the "
-        "model JSON + charts. Run on demand only (job train_identity_models), never scheduled."
-    ),
-)
-def identity_trained_models(
-    context: AssetExecutionContext, config: IdentityTrainingConfig
-) -> MaterializeResult:
-    """Retrain both identity models with the same code as `python -m assets.identity.training`.
-
-    Trains on the seeded labelled generator, not on the warehouse, because:
-    - the models are versioned artefacts reviewed in git; the same seed must reproduce the same bytes
-      (training is deterministic: checked by tests/identity/test_identity_training.py), which data
-      that changes every run cannot give;
-    - the warehouse carries no truth labels, so a model trained there cannot be checked before it goes
-      live, while the generator's truth feeds `leadops eval identity` right after training;
-    - the warehouse has one writer (the pipeline run) and this asset never opens it, read-only or not,
-      so it can run while the pipeline does.
-    The generator's error rates are stated guesses (generator.GeneratorConfig); retraining on real CRM
-    data is a later step once labelled outcomes exist.
-
-    Writes `<output_dir>/person_model.json`, `person_model.training.json` (training record count, for
-    the population-adjusted prior), `account_model.json` and `charts/*.html` (splink's match weight and
-    m/u charts, self-contained). With the default output_dir that is the package's model
-    folder, which scoring reads on its next call: review the diff (`*_model_changed`) and commit it.
-    """
-    output_dir = Path(config.output_dir)
-    person_path, account_path = output_dir / "person_model.json", output_dir / "account_model.json"
-    previous = {"person": _version_or_none(person_path), "account": _version_or_none(account_path)}
-
-    dataset = generate_identity_dataset(
-        GeneratorConfig(n_people=config.n_people, n_accounts=config.n_accounts, seed=config.seed)
-    )
-    context.log.info(
-        f"training on the generator (seed {config.seed}): {len(dataset.people()):,} person records, "
-        f"{len(dataset.leads):,} leads, {len(dataset.accounts):,} accounts"
-    )
-    person = train_person_model(
-        dataset.people(), output_dir, seed=config.seed, u_max_pairs=config.u_max_pairs
-    )
-    account = train_account_model(dataset, output_dir, seed=config.seed, u_max_pairs=config.u_max_pairs)
-
-    metadata: dict[str, Any] = {
-        "training_data": MetadataValue.text(
-            f"labelled generator, seed {config.seed}, "
-            f"{config.n_people:,} people, {config.n_accounts:,} accounts"
+@multi_asset(
+    specs=[
+        AssetSpec(
+            key=PERSON_ASSIGNMENTS_KEY,
+            deps=[
+                AssetKey("raw_inbound_events"),
+                AssetKey(["crm", "contacts"]),
+                AssetKey(["crm", "accounts"]),
+                AssetKey(["crm", "account_domains"]),
+                AssetKey("operator_overrides"),
+            ],
+            group_name="identity",
+            kinds={"python", "splink", "duckdb"},
+            description="Which person each event (and linked CRM contact) is, with valid_from/valid_to.",
         ),
-        "output_dir": MetadataValue.path(str(output_dir)),
-    }
-    metadata["person_training_info_path"] = MetadataValue.path(str(training_info_path(person.model_path)))
-    metadata.update(_model_metadata("person", person, previous["person"]))
-    metadata.update(_model_metadata("account", account, previous["account"]))
-    return MaterializeResult(metadata=metadata)
+        AssetSpec(
+            key=EVENT_MATCHES_KEY,
+            deps=[AssetKey("raw_inbound_events")],
+            group_name="identity",
+            kinds={"python", "splink", "duckdb"},
+            description="Per event: best person candidate and best CRM account candidate with probabilities.",
+        ),
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            name=f"identity_{name}_within_limit",
+            asset=PERSON_ASSIGNMENTS_KEY,
+            blocking=True,
+            description=f"Guard rail: the batch's {name.replace('_', ' ')} stays within its limit.",
+        )
+        for name in GUARD_NAMES
+    ],
+)
+def lead_identities(context: AssetExecutionContext, warehouse: DuckDBResource, identity: IdentityResolver):
+    """Score new events with the saved splink models (never retrains) and persist person ids."""
+    at = datetime.now(UTC).replace(tzinfo=None)
+    with warehouse.get_connection() as con:
+        outcome = resolve_pending_events(con, identity.policy(), context.run_id, at)
+    for problem in outcome.problems:
+        context.log.warning(problem)
+    if not outcome.written:
+        context.log.error("identity guard rail failed: nothing written for this batch")
+    yield from _check_results(outcome.guards)
+    matches = outcome.resolution.event_matches if outcome.resolution is not None else pd.DataFrame()
+    assignments = outcome.resolution.assignments if outcome.resolution is not None else pd.DataFrame()
+    person = matches["person_decision"].value_counts().to_dict() if len(matches) else {}
+    account = matches["account_decision"].value_counts().to_dict() if len(matches) else {}
+    yield MaterializeResult(
+        asset_key=PERSON_ASSIGNMENTS_KEY,
+        metadata={
+            "written": outcome.written,
+            "new_events": outcome.new_events,
+            "unmerges_applied": outcome.unmerges_applied,
+            "merges": int((assignments["change"] == "merged").sum()) if len(assignments) else 0,
+            **{f"person_{name}": int(count) for name, count in person.items()},
+        },
+    )
+    yield MaterializeResult(
+        asset_key=EVENT_MATCHES_KEY,
+        metadata={f"account_{name}": int(count) for name, count in account.items()},
+    )

@@ -22,7 +22,7 @@ from rapidfuzz.distance import JaroWinkler
 from assets.identity.generator import GeneratorConfig, IdentityDataset, generate_identity_dataset
 from assets.identity.prepare import company_key, country_key, domain_key, prepare_lead_accounts
 from assets.identity.scoring import Thresholds, dedupe_people, score_accounts
-from assets.identity.settings import ACCOUNT_MODEL_PATH, PERSON_MODEL_PATH
+from assets.identity.splink_models import ACCOUNT_MODEL_PATH, PERSON_MODEL_PATH
 
 PERSON_F1_TARGET = 0.97
 ACCOUNT_PRECISION_TARGET = 0.995

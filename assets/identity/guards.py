@@ -19,7 +19,7 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from assets.identity.prepare import prepare_people
-from assets.identity.settings import UNIQUE_ID_COLUMN, person_blocking_rules
+from assets.identity.splink_models import UNIQUE_ID_COLUMN, person_blocking_rules
 
 # Sized from bench/bench_identity.py: the full dedupe of 100k generated records makes 185k candidate pairs,
 # 1k new leads against those 100k make 3.7k. 20M leaves room for a 1M backfill (name blocks grow

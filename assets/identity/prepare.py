@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from cleanco import prepare_default_terms
 
+from common.domains import email_key
+
 PERSON_INPUT_COLUMNS: tuple[str, ...] = (
     "record_id",
     "email_key",
@@ -59,7 +61,6 @@ ACCOUNT_MODEL_COLUMNS: tuple[str, ...] = (
     "country_code",
 )
 
-_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 _NON_NAME_CHARS = re.compile(r"[^a-z\- ]+")
 # Whitespace is kept so the words survive; "," becomes a space first ("Acme,Inc" is two words).
 _NON_COMPANY_CHARS = re.compile(r"[^a-z0-9&\s]+")
@@ -100,20 +101,6 @@ def _ascii_fold(text: str) -> str:
     if text.isascii():
         return text
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-
-
-def email_key(value: object) -> str | None:
-    """Matching key of an address: lower-case, no `+tag`, gmail dots removed (same rule as ingest)."""
-    text = _blank_to_none(value)
-    if text is None or text.count("@") != 1:
-        return None
-    local, domain = text.lower().replace(" ", "").split("@")
-    local = local.split("+", 1)[0]
-    if domain in _GMAIL_DOMAINS:
-        local, domain = local.replace(".", ""), "gmail.com"
-    if not local or "." not in domain:
-        return None
-    return f"{local}@{domain}"
 
 
 def domain_key(value: object) -> str | None:

@@ -34,7 +34,7 @@ from assets.identity.prepare import (
     prepare_lead_accounts,
     prepare_people,
 )
-from assets.identity.settings import (
+from assets.identity.splink_models import (
     ACCOUNT_MODEL_PATH,
     NAME_ONLY_PRIOR_PENALTY_BITS,
     PERSON_MODEL_PATH,

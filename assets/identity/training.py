@@ -26,7 +26,7 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
 from assets.identity.generator import GeneratorConfig, IdentityDataset, generate_identity_dataset
 from assets.identity.prepare import prepare_accounts, prepare_lead_accounts, prepare_people
-from assets.identity.settings import MODEL_DIR, account_settings, person_settings, training_info_path
+from assets.identity.splink_models import MODEL_DIR, account_settings, person_settings, training_info_path
 
 logger = logging.getLogger(__name__)
 

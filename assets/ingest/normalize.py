@@ -15,13 +15,13 @@ from urllib.parse import unquote
 
 import phonenumbers
 import pycountry
-import tldextract
 from cleanco import basename as company_basename
 from email_validator import EmailNotValidError, validate_email
 from nameparser import HumanName
 
 from assets.ingest.contract import InboundEvent
 from assets.ingest.email_domains import is_disposable_domain, is_free_domain
+from common.domains import email_key, registrable_domain
 
 # The output columns, in the order of docs/architecture.md.
 NORMALIZED_COLUMNS = (
@@ -77,22 +77,6 @@ def normalize_email(raw: str | None) -> str | None:
     except EmailNotValidError:
         return None
     return result.normalized.lower()
-
-
-_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
-
-
-def email_key(email_normalized: str | None) -> str | None:
-    """Matching key: one person's address variants (plus tags, Gmail dots, googlemail.com) fold to one."""
-    if email_normalized is None:
-        return None
-    local, _, domain = email_normalized.rpartition("@")
-    # A local part that starts with "+" has no base to keep; the whole thing is the mailbox name.
-    base = local.split("+", 1)[0] or local
-    if domain in _GMAIL_DOMAINS:
-        base = base.replace(".", "")
-        domain = "gmail.com"
-    return f"{base}@{domain}"
 
 
 def email_domain(email_normalized: str | None) -> str | None:
@@ -339,26 +323,6 @@ def normalize_company(raw: str | None) -> str | None:
 
 # --- website -------------------------------------------------------------------------------------------
 
-# Bundled Public Suffix List snapshot only: suffix_list_urls=() never fetches, cache_dir=None never
-# writes. Private suffixes are on so acme.myshopify.com stays acme.myshopify.com instead of collapsing
-# every store into myshopify.com (which would match unrelated companies to one account).
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
-
-
-@lru_cache(maxsize=_CACHE_SIZE)
-def registrable_domain(raw: str | None) -> str | None:
-    """Registrable domain of a URL, host or email-less domain: "https://www.Acme.co.uk/x" → "acme.co.uk"."""
-    text = _fold_whitespace(raw)
-    if text is None:
-        return None
-    text = text.lower().replace(" ", "")
-    if "@" in text and "://" not in text:
-        text = text.rpartition("@")[2]  # an email typed into the website field
-    extracted = _EXTRACT(text)
-    if not extracted.suffix or not extracted.domain:
-        return None
-    return extracted.top_domain_under_public_suffix
-
 
 # --- country and phone ---------------------------------------------------------------------------------
 
@@ -586,8 +550,7 @@ _HOME_ROW = frozenset("asdfghjkl")
 
 
 def _is_bare_link(host: str) -> bool:
-    extracted = _EXTRACT(host.lower())
-    return bool(extracted.suffix and extracted.domain)
+    return registrable_domain(host) is not None
 
 
 def _links(text: str) -> list[str]:

@@ -13,12 +13,12 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from assets.crm.resource import CrmResource
 from assets.outbound.crm_sync import OUTBOX_DDL, OutboxState, execute_writes, plan_all_writes
-from dagster_project.dbt import dbt_model_key
-from dagster_project.resources.crm import CrmResource
 from expectations.runner import SUITES_DIR, to_asset_check_result, validate_dataframe
 
-SYNC_PAYLOAD_KEY = dbt_model_key("sync_crm_leads")
+# dbt models' keys carry their schema; the definitions test fails on a key no asset produces.
+SYNC_PAYLOAD_KEY = AssetKey(["marts", "sync_crm_leads"])
 STATE_LOG_KEY = AssetKey(["ops", "lead_state_log"])
 CRM_WRITES_KEY = AssetKey(["ops", "crm_writes"])
 

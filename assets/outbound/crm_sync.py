@@ -16,14 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dagster_project.resources.crm import (
-    CrmError,
-    CrmPermanentError,
-    CrmPort,
-    CrmTransientError,
-    LeadFields,
-    ObjectType,
-)
+from integrations.crm.models import LeadFields, ObjectType
+from integrations.crm.port import CrmError, CrmPermanentError, CrmPort, CrmTransientError
 
 OUTBOX_DDL = """
 create schema if not exists ops;

@@ -13,9 +13,9 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from assets.overrides.contract import ParsedOverrides, parse_overrides
 from assets.overrides.resources import OverridesSource
 from assets.overrides.tables import replace_override_tables
+from integrations.overrides_file.contract import ParsedOverrides, parse_overrides
 
 OPERATOR_OVERRIDES_KEY = AssetKey("operator_overrides")
 ALL_LINES_VALID_CHECK = "every_override_line_is_valid"

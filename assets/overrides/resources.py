@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from assets.overrides.store import OverridesSnapshot, read_snapshot
+from integrations.overrides_file.store import OverridesSnapshot, read_snapshot
 
 
 class OverridesSource(ConfigurableResource):

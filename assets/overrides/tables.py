@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from assets.overrides.contract import ParsedOverrides
+from integrations.overrides_file.contract import ParsedOverrides
 
 # Both tables exist even with no overrides file, so the dbt source always resolves on an empty warehouse.
 ENSURE_OVERRIDES_TABLES_DDL = """

@@ -18,9 +18,9 @@ import duckdb
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
-from assets.identity_resolution.resolve import IdentityPolicy
-from assets.identity_resolution.warehouse import resolve_pending_events
-from assets.ingest.assets import CRM_COLUMNS
+from assets.crm.assets import CRM_COLUMNS
+from assets.identity.resolve import IdentityPolicy
+from assets.identity.warehouse import resolve_pending_events
 from assets.ingest.ingest import TABLES as RAW_TABLES
 from dagster_project.source_tables import ensure_python_source_tables
 

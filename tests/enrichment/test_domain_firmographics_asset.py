@@ -13,11 +13,10 @@ from enrichment_test_warehouse import create_warehouse, event, make_due, rows
 
 from assets.enrichment.assets import DOMAIN_FIRMOGRAPHICS_KEY, domain_firmographics
 from assets.enrichment.domain_firmographics import TABLE
-from dagster_project.resources.enrichment import EnrichmentResource
-from dagster_project.resources.enrichment.fake import FakeCompany, FakeEnrichmentResource
-from tests.resources.enrichment.enrichment_vendor_server import (
+from assets.enrichment.fake import FakeCompany, FakeEnrichmentResource
+from assets.enrichment.resource import EnrichmentResource
+from tests.integrations.enrichment.enrichment_vendor_server import (
     TOKEN,
-    TOKEN_ENV_VAR,
     Reply,
     VendorServer,
     company,
@@ -146,7 +145,6 @@ def test_a_broken_provider_setup_parks_leads_instead_of_failing_the_run(
 def test_a_vendor_5xx_and_a_timeout_wait_as_pending_retry_and_succeed_on_a_later_run(
     warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(TOKEN_ENV_VAR, TOKEN)
     with VendorServer() as vendor:
         vendor.reply(
             "lumen.de",
@@ -161,7 +159,7 @@ def test_a_vendor_5xx_and_a_timeout_wait_as_pending_retry_and_succeed_on_a_later
         http = EnrichmentResource(
             provider_order=["http_vendor"],
             http_base_url=vendor.base_url,
-            http_token_env_var=TOKEN_ENV_VAR,
+            http_token=TOKEN,
             http_timeout_seconds=0.3,
             http_max_requests_per_second=100.0,
         )

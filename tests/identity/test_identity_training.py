@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from assets.identity.generator import GeneratorConfig, generate_identity_dataset
-from assets.identity.settings import ACCOUNT_MODEL_PATH
+from assets.identity.splink_models import ACCOUNT_MODEL_PATH
 from assets.identity.training import rows_per_account, train_account_model
 
 

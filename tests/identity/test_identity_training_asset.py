@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dagster import AssetKey, materialize
 
-from assets.identity.assets import (
+from assets.identity.training_assets import (
     IDENTITY_TRAINING_GROUP,
     TRAINED_MODELS_KEY,
     identity_trained_models,

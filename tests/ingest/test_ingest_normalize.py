@@ -12,7 +12,6 @@ from assets.ingest.normalize import (
     NORMALIZED_COLUMNS,
     SPAM_SIGNAL_CODES,
     email_domain,
-    email_key,
     has_markup,
     is_gibberish,
     is_junk_email,
@@ -24,8 +23,8 @@ from assets.ingest.normalize import (
     normalize_names,
     normalize_phone,
     parse_employees,
-    registrable_domain,
 )
+from common.domains import email_key, registrable_domain
 
 # --- email ---
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.ingest.landing import list_landed_files, write_events_atomically
+from integrations.landing.zone import list_landed_files, write_events_atomically
 
 
 def test_written_file_holds_one_json_object_per_line_and_no_temporary_file_remains(tmp_path: Path) -> None:

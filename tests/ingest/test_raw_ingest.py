@@ -12,7 +12,7 @@ import pytest
 
 import assets.ingest.ingest as ingest_module
 from assets.ingest.ingest import TABLES, ingest_files
-from assets.ingest.landing import list_landed_files, write_events_atomically
+from integrations.landing.zone import list_landed_files, write_events_atomically
 
 NOW = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
 

@@ -17,13 +17,9 @@ from assets.outbound.crm_sync import (
     execute_writes,
     plan_writes,
 )
-from dagster_project.resources.crm import (
-    Contact,
-    CrmTransientError,
-    FakeCrm,
-    ObjectType,
-    Owner,
-)
+from integrations.crm.fake import FakeCrm
+from integrations.crm.models import Contact, ObjectType, Owner
+from integrations.crm.port import CrmTransientError
 
 NO_WAIT = RetryPolicy(max_attempts=3, base_delay_seconds=0, sleep=lambda _: None)
 

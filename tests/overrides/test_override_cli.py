@@ -8,14 +8,14 @@ import argparse
 import duckdb
 import pytest
 
-from assets.overrides.contract import Action, parse_overrides
-from assets.overrides.store import overrides_path
-from dagster_project.cli_overrides import (
+from dagster_project.cli.overrides import (
     explain_override_lines,
     register_identity_commands,
     register_override_commands,
 )
 from dagster_project.settings import Settings
+from integrations.overrides_file.contract import Action, parse_overrides
+from integrations.overrides_file.store import overrides_path
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from assets.intent.schema import Intent
-from assets.overrides.contract import (
+from integrations.llm.schema import Intent
+from integrations.overrides_file.contract import (
     CORRECTABLE_FIELDS,
     HEADER_LINE,
     Action,
@@ -135,7 +135,7 @@ def test_unmerge_targets_an_event():
 
 
 def file_text(*rows: dict[str, str], header: str = HEADER_LINE) -> str:
-    from assets.overrides.contract import Override
+    from integrations.overrides_file.contract import Override
 
     lines = [header]
     for values in rows:

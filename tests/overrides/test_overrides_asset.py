@@ -13,10 +13,10 @@ from assets.overrides.assets import (
     OPERATOR_OVERRIDES_KEY,
     operator_overrides,
 )
-from assets.overrides.contract import HEADER_LINE
 from assets.overrides.resources import InMemoryOverrides, OverridesFile
-from assets.overrides.store import read_snapshot
 from assets.overrides.tables import ENSURE_OVERRIDES_TABLES_DDL
+from integrations.overrides_file.contract import HEADER_LINE
+from integrations.overrides_file.store import read_snapshot
 
 VALID_AND_BROKEN = "\n".join(
     [

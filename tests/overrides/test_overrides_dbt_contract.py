@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from assets.overrides.assets import OPERATOR_OVERRIDES_KEY
-from assets.overrides.contract import CORRECTABLE_FIELDS, OVERRIDE_COLUMNS, Action, Scope
 from assets.overrides.tables import OPERATOR_OVERRIDES_COLUMNS
+from integrations.overrides_file.contract import CORRECTABLE_FIELDS, OVERRIDE_COLUMNS, Action, Scope
 
 DBT_MODELS = Path(__file__).resolve().parents[2] / "dbt_project" / "models"
 STAGING = DBT_MODELS / "staging" / "leadops_operator"

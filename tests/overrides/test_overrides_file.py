@@ -7,8 +7,13 @@ from datetime import datetime
 
 import pytest
 
-from assets.overrides.contract import HEADER_LINE, InvalidOverride, parse_overrides, validate_override
-from assets.overrides.store import append_override, overrides_path, read_snapshot
+from integrations.overrides_file.contract import (
+    HEADER_LINE,
+    InvalidOverride,
+    parse_overrides,
+    validate_override,
+)
+from integrations.overrides_file.store import append_override, overrides_path, read_snapshot
 
 
 def override(number: int, **changes: str):

@@ -14,9 +14,9 @@ from dagster import (
 )
 
 from assets.overrides.assets import CONTENT_SHA256_METADATA, OPERATOR_OVERRIDES_KEY
-from assets.overrides.contract import HEADER_LINE
 from assets.overrides.resources import OverridesFile
-from assets.overrides.store import read_snapshot
+from integrations.overrides_file.contract import HEADER_LINE
+from integrations.overrides_file.store import read_snapshot
 from sensors.overrides_changed import PROCESS_LEADS_JOB_NAME, overrides_changed_sensor
 
 ROW = "ovr_a,2026-03-01T09:00:00Z,ann,lead,lead_1,disqualify,,spam\n"

@@ -21,12 +21,12 @@ class Pipeline:
 
     @property
     def crm(self):
-        from dagster_project.resources.crm import EmbeddedCrm
+        from integrations.crm.embedded import EmbeddedCrm
 
         return EmbeddedCrm(self.settings.crm_path)
 
     def land(self, events: list, name: str) -> Path:
-        from assets.ingest.landing import write_events_atomically
+        from integrations.landing.zone import write_events_atomically
 
         lines = [event if isinstance(event, str) else json.dumps(event) for event in events]
         return write_events_atomically(self.settings.landing_dir, lines, name=name)
@@ -52,8 +52,9 @@ class Pipeline:
 
 def open_pipeline(home: Path, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance) -> Pipeline:
     """A data home with the fixture CRM imported, its environment exported for dbt and Dagster."""
-    from dagster_project.resources.crm import EmbeddedCrm, import_crm_csvs
     from dagster_project.settings import Settings
+    from integrations.crm.csv_import import import_crm_csvs
+    from integrations.crm.embedded import EmbeddedCrm
 
     monkeypatch.setenv("LEADOPS_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))

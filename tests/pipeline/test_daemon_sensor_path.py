@@ -56,7 +56,7 @@ def read_reader_copy(path: Path, query: str):
 
 
 def test_file_dropped_while_daemon_runs_is_decided_and_written_once(pipeline, tmp_path):
-    from dagster_project.resources.crm import ObjectType
+    from integrations.crm.models import ObjectType
 
     env = {**os.environ, "LEADOPS_SENSOR_INTERVAL_SECONDS": "1"}
     process = start_daemon(env, tmp_path / "daemon.log")

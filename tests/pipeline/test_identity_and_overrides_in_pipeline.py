@@ -165,7 +165,7 @@ def test_one_person_writing_twice_is_one_lead_and_one_crm_record(runs: Runs) -> 
         [first["lead_id"]],
     )
     assert writes[0][0] <= 1
-    from dagster_project.resources.crm.models import ObjectType
+    from integrations.crm.models import ObjectType
 
     assert runs.pipeline.crm.get_record(ObjectType.LEAD, external_id=first["lead_id"]) is not None
     # One CRM lead per lead (the unmerge of the second run made one more), none per event.
@@ -205,7 +205,7 @@ def test_an_override_reroute_wins_on_the_next_run_and_is_logged_with_its_actor(r
 
 
 def test_a_corrected_record_reaches_the_crm_on_the_next_run(runs: Runs) -> None:
-    from dagster_project.resources.crm.models import ObjectType
+    from integrations.crm.models import ObjectType
 
     lead_id = runs.after_second["evt-to-reroute"]["lead_id"]
     record = runs.pipeline.crm.get_record(ObjectType.LEAD, external_id=lead_id)

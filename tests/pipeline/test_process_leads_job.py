@@ -62,7 +62,7 @@ class Scenario:
     snapshots: list[Snapshot] = field(default_factory=list)
 
     def snapshot(self) -> Snapshot:
-        from dagster_project.resources.crm import ObjectType
+        from integrations.crm.models import ObjectType
 
         crm = self.pipeline.crm
         return Snapshot(
@@ -137,7 +137,7 @@ def batch_one_leads(pipeline):
 
 
 def test_batch_with_bad_lines_yields_three_decided_leads_written_once(scenario):
-    from dagster_project.resources.crm import ObjectType
+    from integrations.crm.models import ObjectType
 
     pipeline = scenario.pipeline
     decisions = batch_one_leads(pipeline)
@@ -174,7 +174,7 @@ def test_leadops_events_accounts_for_every_landed_line(scenario):
 
 
 def test_redelivered_batch_changes_no_crm_record_or_task(scenario):
-    from dagster_project.resources.crm import ObjectType
+    from integrations.crm.models import ObjectType
 
     after_run_2, after_run_3 = scenario.snapshots[1], scenario.snapshots[2]
     # Run 3 carried batch 1 again plus exactly five new routed leads: only those five show up.
@@ -186,7 +186,7 @@ def test_redelivered_batch_changes_no_crm_record_or_task(scenario):
 
 
 def test_same_person_submitting_again_updates_one_crm_record(scenario):
-    from dagster_project.resources.crm import ObjectType
+    from integrations.crm.models import ObjectType
 
     pipeline = scenario.pipeline
     leads = pipeline.read(

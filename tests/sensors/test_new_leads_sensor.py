@@ -14,7 +14,7 @@ from dagster import (
     build_sensor_context,
 )
 
-from dagster_project.resources.landing import LandingZone
+from assets.ingest.resources import LandingZone
 from sensors.new_leads import new_leads_sensor
 
 

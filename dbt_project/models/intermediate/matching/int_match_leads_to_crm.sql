@@ -1,4 +1,4 @@
--- Each lead's CRM contact and account, from the splink identity step (assets/identity_resolution):
+-- Each lead's CRM contact and account, from the splink identity step (assets/identity):
 --   1. crm_contact: the lead's person includes a CRM contact (linked at or above the auto-link threshold);
 --      the account is the contact's account.
 --   2. account_domain: the best account any of the lead's events auto-linked to (the account model scores

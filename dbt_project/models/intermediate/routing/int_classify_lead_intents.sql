@@ -3,7 +3,7 @@
 --     phrases such as "lawyer" or "delete my data" set policy_flag; others set the intent);
 --   * no_message rows give the intent of a form type when the lead wrote nothing.
 -- The best rule by priority wins. needs_interpretation marks the leads no rule could decide and that wrote
--- something: only those go to a model (assets/intent), and a lead whose disqualifying spam signals already
+-- something: only those go to a model (assets/interpretation), and a lead whose disqualifying spam signals already
 -- decide it never does.
 with leads as (
     select * from {{ ref('int_identify_leads') }}

@@ -1,0 +1,200 @@
+"""Warehouse side of identity resolution: the identity.* tables and one call that resolves every event
+the warehouse has not resolved yet. Used by the Dagster asset and by tests that build a warehouse by hand."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from assets.identity.guards import GuardRailError, GuardResult
+from assets.identity.resolve import (
+    ACCOUNT_COLUMNS,
+    ASSIGNMENT_COLUMNS,
+    EVENT_MATCH_COLUMNS,
+    PERSON_COLUMNS,
+    IdentityPolicy,
+    Resolution,
+    resolve_batch,
+    unmerge_assignments,
+)
+from assets.identity.splink_models import ACCOUNT_MODEL_PATH, PERSON_MODEL_PATH
+
+IDENTITY_DDL = """
+create schema if not exists identity;
+create table if not exists identity.person_assignments (
+    record_id varchar not null,
+    person_id varchar not null,
+    valid_from timestamp not null,
+    valid_to timestamp,
+    change varchar not null,
+    actor varchar not null,
+    override_id varchar,
+    match_probability double
+);
+create table if not exists identity.event_matches (
+    event_id varchar not null,
+    person_decision varchar not null,
+    person_candidate_id varchar,
+    person_candidate_source varchar,
+    person_candidate_person_id varchar,
+    person_match_probability double,
+    account_decision varchar,
+    account_candidate_id varchar,
+    account_match_method varchar,
+    account_match_probability double,
+    person_model_sha256 varchar,
+    account_model_sha256 varchar,
+    scored_at timestamp not null
+);
+create table if not exists identity.guard_results (
+    run_id varchar not null,
+    guard varchar not null,
+    value double,
+    "limit" double,
+    passed boolean not null,
+    detail varchar,
+    checked_at timestamp not null
+);
+"""
+
+
+def _model_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _read_inputs(con):
+    events = con.execute(
+        f"""
+        select event_id as record_id, {", ".join(sorted({*PERSON_COLUMNS, *ACCOUNT_COLUMNS} - {"record_id"}))}
+        from raw.inbound_events
+        order by received_at, event_id
+        """
+    ).df()
+    assignments = con.execute(
+        "select record_id, person_id, change from identity.person_assignments where valid_to is null"
+    ).df()
+    contacts = con.execute("select * from crm.contacts").df()
+    accounts = con.execute("select * from crm.accounts").df()
+    account_domains = con.execute("select * from crm.account_domains").df()
+    return events, assignments, contacts, accounts, account_domains
+
+
+def _pending_unmerges(con) -> pd.DataFrame:
+    """Operator unmerge requests not applied yet and not revoked (raw.operator_overrides)."""
+    if not _table_exists(con, "raw", "operator_overrides"):
+        return pd.DataFrame(columns=["override_id", "target_id", "actor", "reason"])
+    return con.execute(
+        """
+        select override_id, target_id, actor, reason
+        from raw.operator_overrides as requests
+        where
+            action = 'unmerge'
+            and override_id not in (
+                select value from raw.operator_overrides where action = 'revoke' and value is not null
+            )
+            and override_id not in (
+                select override_id from identity.person_assignments where override_id is not null
+            )
+        order by created_at, override_id
+        """
+    ).df()
+
+
+def _write(con, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
+    if frame.empty:
+        return
+    con.register("_identity_frame", frame[columns])
+    try:
+        con.execute(
+            f"insert into {table} ({', '.join(columns)}) select {', '.join(columns)} from _identity_frame"
+        )
+    finally:
+        con.unregister("_identity_frame")
+
+
+def _close(con, record_ids: list[str], at: datetime) -> None:
+    if record_ids:
+        con.execute(
+            "update identity.person_assignments set valid_to = ?"
+            " where valid_to is null and list_contains(?, record_id)",
+            [at, record_ids],
+        )
+
+
+def _record_guards(con, run_id: str, guards: list[GuardResult], at: datetime) -> None:
+    for guard in guards:
+        con.execute(
+            "insert into identity.guard_results values (?, ?, ?, ?, ?, ?, ?)",
+            [run_id, guard.name, guard.value, guard.limit, guard.passed, guard.detail, at],
+        )
+
+
+@dataclass
+class BatchOutcome:
+    resolution: Resolution | None
+    new_events: int
+    unmerges_applied: int
+    problems: list[str]
+    guards: list[GuardResult]
+    written: bool
+
+
+def resolve_pending_events(con, policy: IdentityPolicy, run_id: str, at: datetime) -> BatchOutcome:
+    """Apply pending unmerges, then score and persist every event without a person yet (one transaction).
+
+    Nothing is written but the guard results when a guard rail fails.
+    """
+    con.execute(IDENTITY_DDL)
+    events, open_rows, contacts, accounts, account_domains = _read_inputs(con)
+    current = dict(zip(open_rows["record_id"], open_rows["person_id"], strict=True))
+    unmerge_rows, unmerge_closed, problems = unmerge_assignments(_pending_unmerges(con), current, at)
+    current.update(dict(zip(unmerge_rows["record_id"], unmerge_rows["person_id"], strict=True)))
+    pinned = set(open_rows.loc[open_rows["change"] == "unmerged", "record_id"]) | set(
+        unmerge_rows["record_id"]
+    )
+
+    is_new = ~events["record_id"].isin(current.keys())
+    new_events, earlier = events[is_new].reset_index(drop=True), events[~is_new].reset_index(drop=True)
+    try:
+        resolution = resolve_batch(
+            new_events, earlier, contacts, accounts, account_domains, current, pinned, policy, at
+        )
+    except GuardRailError as error:
+        _record_guards(con, run_id, [error.result], at)
+        return BatchOutcome(None, len(new_events), 0, [*problems, str(error)], [error.result], False)
+
+    _record_guards(con, run_id, resolution.guards, at)
+    if not resolution.guards_passed:
+        return BatchOutcome(resolution, len(new_events), 0, problems, resolution.guards, False)
+    con.execute("begin transaction")
+    try:
+        _close(con, unmerge_closed + resolution.closed_record_ids, at)
+        _write(con, "identity.person_assignments", unmerge_rows, ASSIGNMENT_COLUMNS)
+        _write(con, "identity.person_assignments", resolution.assignments, ASSIGNMENT_COLUMNS)
+        matches = resolution.event_matches.assign(
+            person_model_sha256=_model_sha256(PERSON_MODEL_PATH),
+            account_model_sha256=_model_sha256(ACCOUNT_MODEL_PATH),
+            scored_at=at,
+        )
+        _write(
+            con,
+            "identity.event_matches",
+            matches,
+            [*EVENT_MATCH_COLUMNS, "person_model_sha256", "account_model_sha256", "scored_at"],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return BatchOutcome(resolution, len(new_events), len(unmerge_rows), problems, resolution.guards, True)

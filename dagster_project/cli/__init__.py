@@ -1,0 +1,542 @@
+"""`leadops`: run the pipeline, inspect events and decisions, explain one lead, manage the embedded CRM.
+
+Readers (`events`, `decisions`, `explain`) open the read-only copy published after each run, never the live
+warehouse: DuckDB allows one process per file and a reader would break a run that holds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dagster_project.cli.overrides import register_identity_commands, register_override_commands
+from dagster_project.settings import REPO_ROOT, Settings, SettingsError
+
+DEMO_DIR = REPO_ROOT / "demo"
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+# ---------------------------------------------------------------- running the pipeline
+
+
+def wait_for_warehouse(path: Path, timeout_seconds: float = 600, poll_seconds: float = 2) -> None:
+    """Wait while another run (e.g. one the daemon launched) holds the warehouse; DuckDB allows one writer."""
+    import duckdb
+
+    deadline = time.monotonic() + timeout_seconds
+    announced = False
+    while True:
+        try:
+            duckdb.connect(str(path)).close()
+            return
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"the warehouse {path} stayed locked by another process for {timeout_seconds:.0f} s"
+                ) from error
+            if not announced:
+                print("Waiting for the warehouse: another run holds it ...", file=sys.stderr)
+                announced = True
+            time.sleep(poll_seconds)
+
+
+def load_definitions(settings: Settings) -> None:
+    """Prepare what the definitions are built from (the dbt manifest) and share the settings with dbt
+    and Dagster before the definitions module is imported."""
+    from dagster_project.dbt_manifest import ensure_manifest
+
+    settings.export_environment()
+    ensure_manifest(settings)
+
+
+def run_pipeline(settings: Settings, files: Sequence[str] | None = None):
+    """Run `process_leads` in this process, recorded in the Dagster instance like sensor-launched runs."""
+    from dagster import DagsterInstance
+
+    settings.prepare_home()
+    load_definitions(settings)
+    from dagster_project.definitions import defs
+
+    wait_for_warehouse(settings.warehouse_path)
+    job = defs.resolve_job_def("process_leads")
+    run_config = {
+        "ops": {"raw_inbound_events": {"config": {"files": list(files or [])}}},
+        # Step-by-step DEBUG events belong in the UI; the terminal shows warnings and the summary.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    with DagsterInstance.get() as instance:
+        return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+
+
+def land_files(settings: Settings, sources: Sequence[Path]) -> list[Path]:
+    """Copy files into the landing zone the way producers must: write a temporary name, then rename."""
+    from integrations.landing.zone import write_events_atomically
+
+    landed = []
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    for source in sources:
+        if not source.is_file():
+            raise CliError(f"no such file: {source}")
+        lines = source.read_text(encoding="utf-8").splitlines()
+        landed.append(
+            write_events_atomically(settings.landing_dir, lines, name=f"{source.stem}-{stamp}.jsonl")
+        )
+    return landed
+
+
+# ---------------------------------------------------------------- reading results
+
+
+def open_reader(settings: Settings):
+    import duckdb
+
+    path = settings.reader_warehouse_path
+    if not path.exists():
+        raise CliError(f"no results yet at {path}: run `leadops run` (or `leadops demo`) first")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    query = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    return con.execute(query, [schema, table]).fetchone()[0] > 0
+
+
+EVENTS_QUERY = """
+select
+    d.file_name,
+    d.line_number,
+    d.event_id,
+    case
+        when d.status = 'accepted' and ld.lead_id is not null then 'processed'
+        when d.status = 'accepted' then 'pending'
+        else d.status
+    end as status,
+    le.lead_id,
+    case when d.status = 'accepted' then ld.disposition end as disposition,
+    coalesce(d.reason, ld.reason) as reason,
+    d.batch_id,
+    d.delivered_at
+from raw.event_deliveries as d
+left join marts.lead_events as le on d.event_id = le.event_id
+left join marts.lead_decisions as ld on le.lead_id = ld.lead_id
+order by d.delivered_at, d.file_name, d.line_number
+"""
+
+
+def events_frame(con):
+    return con.execute(EVENTS_QUERY).df()
+
+
+def decisions_frame(con):
+    return con.execute("select * from marts.lead_decisions order by first_received_at, lead_id").df()
+
+
+def print_frame(frame, output_format: str) -> None:
+    if output_format == "json":
+        print(frame.to_json(orient="records", date_format="iso", indent=2))
+    else:
+        frame.to_csv(sys.stdout, index=False)
+
+
+def summary_text(con, batch_id: str | None = None) -> str:
+    lines = []
+    if batch_id:
+        fates = con.execute(
+            "select status, count(*) from raw.event_deliveries where batch_id = ? group by 1 order by 1",
+            [batch_id],
+        ).fetchall()
+        lines.append(f"Batch {batch_id}: " + (", ".join(f"{n} {s}" for s, n in fates) or "no new lines"))
+    rows = con.execute(
+        "select disposition, coalesce(team, '-') as team, count(*) from marts.lead_decisions"
+        " group by 1, 2 order by 1, 2"
+    ).fetchall()
+    total = sum(count for _, _, count in rows)
+    lines.append(f"Lead decisions ({total} leads) by disposition and team:")
+    lines.append(f"  {'disposition':<12} {'team':<20} {'leads':>5}")
+    for disposition, team, count in rows:
+        lines.append(f"  {disposition:<12} {team:<20} {count:>5}")
+    if _table_exists(con, "ops", "crm_writes"):
+        writes = con.execute(
+            "select status, count(*) from (select status from ops.crm_writes qualify row_number() over"
+            " (partition by lead_id, operation order by written_at desc) = 1) group by 1 order by 1"
+        ).fetchall()
+        lines.append("CRM operations (latest state): " + ", ".join(f"{n} {s}" for s, n in writes))
+    if _table_exists(con, "marts", "review_queue"):
+        reasons = con.execute(
+            "select escalation_reason, count(*) from marts.review_queue group by 1 order by 2 desc, 1"
+        ).fetchall()
+        lines.append("Review queue: " + (", ".join(f"{n} {r}" for r, n in reasons) or "empty"))
+    if _table_exists(con, "marts", "lead_waits"):
+        waiting = con.execute("select count(*) from marts.lead_waits").fetchone()[0]
+        lines.append(f"Waiting for enrichment: {waiting} lead(s) — see marts.lead_waits")
+    if _table_exists(con, "interpretation", "model_calls"):
+        calls = dict(
+            con.execute("select backend, count(*) from interpretation.model_calls group by 1").fetchall()
+        )
+        leads = con.execute("select count(*) from marts.lead_decisions").fetchone()[0]
+        per_lead = sum(calls.values()) / leads if leads else 0.0
+        lines.append(
+            f"Model calls (all time): {sum(calls.values())} for {leads} leads = {per_lead:.2f} per lead"
+            f" (local {calls.get('local', 0)}, LLM {calls.get('openai', 0)})"
+        )
+    quarantined = con.execute("select count(*) from raw.quarantined_events").fetchone()[0]
+    lines.append(f"Quarantined lines (all time): {quarantined} — see `leadops events`")
+    return "\n".join(lines)
+
+
+def explain_text(con, key: str) -> str:
+    from common.domains import email_key as email_matching_key
+
+    lookup = key.strip()
+    match_key = email_matching_key(lookup) if "@" in lookup else None
+    found = con.execute(
+        "select lead_id from marts.lead_decisions where lead_id = ? or lower(email) = lower(?)"
+        " union select lead_id from marts.lead_events le join raw.inbound_events e using (event_id)"
+        " where e.email_key = ?",
+        [lookup, lookup, match_key],
+    ).fetchall()
+    if not found:
+        raise CliError(f"no lead with id or email {key!r}")
+    sections = [_explain_one(con, lead_id) for (lead_id,) in found]
+    return "\n\n".join(sections)
+
+
+def _explain_one(con, lead_id: str) -> str:
+    decision = con.execute("select * from marts.lead_decisions where lead_id = ?", [lead_id]).df()
+    out = [f"Lead {lead_id}"]
+    if decision.empty:
+        out.append("  not decided yet")
+    else:
+        d = decision.iloc[0].to_dict()
+        out += [
+            f"  decision: {d['disposition']} — rule {d['rule_id']}",
+            f"  reason:   {d['reason']}",
+            f"  team: {d['team']}  owner: {d['owner_id']}  SLA: {d['sla_minutes']} min",
+            f"  decided at {d['decided_at']}",
+            f"  matched:  method={d['match_method']} account={d['account_id']} ({d['account_name']})"
+            f" contact={d['contact_id']}",
+            f"  territory: country={d['country_code']} region={d['region']} segment={d['segment']}"
+            f" employees={d['employees']} (source {d.get('employees_source')}, self-reported"
+            f" {d.get('employees_reported')}) industry={d['industry']}",
+            f"  enrichment: {d.get('enrichment_status')} (confidence {d.get('enrichment_confidence')})",
+            f"  intent: {d.get('intent')} via {d.get('intent_source')}"
+            f" (confidence {d.get('intent_confidence')})"
+            f" policy flag: {d.get('policy_flag') or 'none'}",
+            f"  summary: {d.get('summary') or '-'}",
+            f"  review candidates: person {d.get('person_review_candidate_person_id')}"
+            f" (p={d.get('person_review_probability')}), account {d.get('account_review_candidate_id')}"
+            f" (p={d.get('account_review_probability')})",
+            f"  decided by: {d.get('decided_by')}  override: {d.get('override_id') or 'none'}"
+            f"  high-impact actions allowed: {d.get('high_impact_allowed')}",
+            f"  spam signals: {d['spam_signals'] or 'none'}",
+        ]
+    out += _identity_lines(con, lead_id)
+    out += _override_lines(con, lead_id, None if decision.empty else decision.iloc[0].get("account_id"))
+    events = con.execute(
+        "select e.event_id, e.source, e.received_at, e.file_name, e.line_number, e.email, e.email_normalized,"
+        " e.email_key, e.company, e.company_normalized, e.country, e.country_code, e.phone, e.phone_e164,"
+        " e.website, e.website_domain, e.employees, e.spam_signals"
+        " from marts.lead_events le join raw.inbound_events e using (event_id)"
+        " where le.lead_id = ? order by e.received_at",
+        [lead_id],
+    ).df()
+    out.append(f"  events ({len(events)}):")
+    for event in events.to_dict("records"):
+        out.append(
+            f"    {event['event_id']} {event['source']} at {event['received_at']} ({event['file_name']}:"
+            f"{event['line_number']})"
+        )
+        for raw_name, normalized_name in (
+            ("email", "email_normalized"),
+            ("company", "company_normalized"),
+            ("country", "country_code"),
+            ("phone", "phone_e164"),
+            ("website", "website_domain"),
+        ):
+            out.append(f"      {raw_name}: {event[raw_name]!r} → {event[normalized_name]!r}")
+    if _table_exists(con, "ops", "lead_state_log"):
+        transitions = con.execute(
+            'select from_state, to_state, "at", actor, rules_version, evidence_json from ops.lead_state_log'
+            " where lead_id = ? order by seq",
+            [lead_id],
+        ).fetchall()
+        out.append(f"  state transitions ({len(transitions)}):")
+        for from_state, to_state, at, actor, version, evidence in transitions:
+            out.append(f"    {from_state or '∅'} → {to_state} at {at} by {actor} (rules {version})")
+            out.append(f"      evidence: {evidence}")
+    if _table_exists(con, "ops", "crm_writes"):
+        writes = con.execute(
+            "select operation, external_id, crm_object_type, crm_record_id, status, attempts, error,"
+            " written_at"
+            " from ops.crm_writes where lead_id = ? order by written_at",
+            [lead_id],
+        ).fetchall()
+        out.append(f"  CRM writes ({len(writes)}):")
+        for operation, external_id, object_type, record_id, status, attempts, error, at in writes:
+            detail = f" error: {error}" if error else ""
+            out.append(
+                f"    {operation} {external_id} → {object_type}/{record_id}: {status}"
+                f" after {attempts} attempt(s) at {at}{detail}"
+            )
+    return "\n".join(out)
+
+
+def _identity_lines(con, lead_id: str) -> list[str]:
+    """Who the lead is: every record that is or was this person, with merges and unmerges over time."""
+    if not _table_exists(con, "identity", "person_assignments"):
+        return []
+    rows = con.execute(
+        "select a.record_id, a.person_id, a.valid_from, a.valid_to, a.change, a.actor, a.override_id,"
+        " m.person_decision, m.person_candidate_id, m.person_match_probability,"
+        " m.account_decision, m.account_candidate_id, m.account_match_probability"
+        " from identity.person_assignments a left join identity.event_matches m on a.record_id = m.event_id"
+        " where a.record_id in (select record_id from identity.person_assignments where person_id = ?)"
+        " order by a.valid_from, a.record_id",
+        [lead_id],
+    ).fetchall()
+    out = [f"  identity history ({len(rows)} rows; person = lead {lead_id}):"]
+    for record, person, start, end, change, actor, override, pd_, pc, pp, ad, ac, ap in rows:
+        period = f"{start} → {end or 'now'}"
+        match = f" person {pd_} {pc or ''} p={pp}" if pd_ else ""
+        account = f"; account {ad} {ac or ''} p={ap}" if ad else ""
+        via = f" override {override}" if override else ""
+        out.append(f"    {record}: {person} {change} by {actor}{via} [{period}]{match}{account}")
+    return out
+
+
+def _override_lines(con, lead_id: str, account_id: str | None) -> list[str]:
+    if not _table_exists(con, "raw", "operator_overrides"):
+        return []
+    rows = con.execute(
+        "select override_id, created_at, actor, scope, target_id, action, value, reason"
+        " from raw.operator_overrides"
+        " where (scope = 'lead' and target_id = ?) or (scope = 'account' and target_id = ?)"
+        " or scope = 'global' or (scope = 'event' and target_id in"
+        "   (select record_id from identity.person_assignments where person_id = ?))"
+        " order by created_at",
+        [lead_id, account_id, lead_id],
+    ).fetchall()
+    out = [f"  operator overrides ({len(rows)}):"]
+    for override_id, at, actor, scope, target, action, value, reason in rows:
+        out.append(
+            f"    {override_id} at {at} by {actor}: {action} {scope} {target or ''} {value or ''} — {reason}"
+        )
+    return out
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_run(args, settings: Settings) -> int:
+    result = run_pipeline(settings, args.files)
+    batch_id = None
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key.to_user_string() == "raw_inbound_events":
+            batch_id = materialization.metadata["batch_id"].value
+    failed = [event.step_key for event in result.all_events if event.is_step_failure]
+    skipped = [event.step_key for event in result.all_events if event.is_step_skipped]
+    if not result.success or skipped:
+        print(
+            f"Run {result.run_id} did not finish: failed {', '.join(failed) or 'none'};"
+            f" skipped {', '.join(skipped) or 'none'}",
+            file=sys.stderr,
+        )
+        print("Open the Dagster UI (`leadops dev`) to see why and rerun the step.", file=sys.stderr)
+        return 1
+    with open_reader(settings) as con:
+        print(summary_text(con, batch_id))
+    return 0
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from integrations.crm.csv_import import import_crm_csvs
+    from integrations.crm.embedded import EmbeddedCrm
+
+    settings.prepare_home()
+    report = import_crm_csvs(
+        EmbeddedCrm(settings.crm_path),
+        owners=DEMO_DIR / "crm" / "owners.csv",
+        accounts=DEMO_DIR / "crm" / "accounts.csv",
+        contacts=DEMO_DIR / "crm" / "contacts.csv",
+        opportunities=DEMO_DIR / "crm" / "opportunities.csv",
+    )
+    print(report.format())
+    firmographics = settings.home / "firmographics.csv"
+    if not firmographics.exists():
+        # The demo's enrichment reference file; an installation sets LEADOPS_FIRMOGRAPHICS_PATH instead.
+        shutil.copyfile(DEMO_DIR / "firmographics.csv", firmographics)
+    land_files(settings, sorted((DEMO_DIR / "leads").glob("*.jsonl")))
+    return cmd_run(argparse.Namespace(files=None), settings)
+
+
+def cmd_land(args, settings: Settings) -> int:
+    settings.prepare_home()
+    for path in land_files(settings, [Path(p) for p in args.files]):
+        print(f"landed {path}")
+    return 0
+
+
+def cmd_events(args, settings: Settings) -> int:
+    with open_reader(settings) as con:
+        print_frame(events_frame(con), args.format)
+    return 0
+
+
+def cmd_decisions(args, settings: Settings) -> int:
+    with open_reader(settings) as con:
+        print_frame(decisions_frame(con), args.format)
+    return 0
+
+
+def cmd_explain(args, settings: Settings) -> int:
+    with open_reader(settings) as con:
+        print(explain_text(con, args.lead))
+    return 0
+
+
+def cmd_crm_import(args, settings: Settings) -> int:
+    from integrations.crm.csv_import import import_crm_csvs
+    from integrations.crm.embedded import EmbeddedCrm
+
+    settings.prepare_home()
+    paths = {
+        name: Path(value) if value else None
+        for name, value in (
+            ("owners", args.owners),
+            ("accounts", args.accounts),
+            ("contacts", args.contacts),
+            ("opportunities", args.opportunities),
+        )
+    }
+    missing = [str(path) for path in paths.values() if path is not None and not path.is_file()]
+    if missing:
+        raise CliError(f"no such file: {', '.join(missing)}")
+    report = import_crm_csvs(EmbeddedCrm(settings.crm_path), **paths)
+    print(report.format())
+    return 1 if report.rejected else 0
+
+
+def cmd_eval_identity(args, settings: Settings) -> int:
+    """Pairwise quality of person dedupe and account matching on the labeled generator's data."""
+    from assets.identity.evaluation import evaluate_identity
+
+    report = evaluate_identity(auto_link=args.auto_link, review=args.review)
+    print(report.format())
+    return 0 if report.passed else 1
+
+
+def cmd_eval_intent(args, settings: Settings) -> int:
+    """Intent quality on the held-back split, for the local classifier or any OpenAI-compatible server."""
+    from assets.interpretation.evaluation import evaluate_intent
+    from integrations.llm.client import LLMSettings
+
+    llm_settings = None
+    if args.backend == "openai":
+        if settings.llm is None:
+            raise CliError("--backend openai needs LEADOPS_LLM_BASE_URL and LEADOPS_LLM_MODEL")
+        api_key = settings.llm.api_key()
+        llm_settings = LLMSettings(
+            base_url=settings.llm.base_url,
+            model=settings.llm.model,
+            cache_path=settings.llm_cache_path,
+            **({"api_key": api_key} if api_key else {}),
+            **settings.llm.options,
+        )
+    report = evaluate_intent(args.backend, model_dir=settings.home / "models", llm_settings=llm_settings)
+    print(report.format())
+    return 0
+
+
+def cmd_dev(args, settings: Settings) -> int:
+    """`dagster dev` with the daemon, so the sensor and schedule run; Ctrl-C stops it."""
+    settings.prepare_home()
+    load_definitions(settings)
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    command = [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(args.port)]
+    return subprocess.call(command, cwd=REPO_ROOT, env=os.environ.copy())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadops", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    register_override_commands(commands)
+    register_identity_commands(commands)
+    run = commands.add_parser("run", help="process everything waiting in the landing zone now")
+    run.add_argument("--files", nargs="*", help="only these landed file names")
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo", help="load the sample CRM and sample leads, then run")
+    demo.set_defaults(handler=cmd_demo)
+
+    land = commands.add_parser("land", help="drop JSON Lines files into the landing zone atomically")
+    land.add_argument("files", nargs="+")
+    land.set_defaults(handler=cmd_land)
+
+    for name, handler, text in (
+        ("events", cmd_events, "every landed event with its fate"),
+        ("decisions", cmd_decisions, "the lead_decisions mart"),
+    ):
+        reader = commands.add_parser(name, help=text)
+        reader.add_argument("--format", choices=("csv", "json"), default="csv")
+        reader.set_defaults(handler=handler)
+
+    explain = commands.add_parser("explain", help="one lead's path: events, match, rule, owner, states, CRM")
+    explain.add_argument("lead", help="lead id or email address")
+    explain.set_defaults(handler=cmd_explain)
+
+    crm = commands.add_parser("crm", help="the embedded CRM")
+    crm_commands = crm.add_subparsers(dest="crm_command", required=True)
+    crm_import = crm_commands.add_parser("import", help="load owners/accounts/contacts/opportunities CSVs")
+    crm_import.add_argument("--owners")
+    crm_import.add_argument("--accounts")
+    crm_import.add_argument("--contacts")
+    crm_import.add_argument("--opportunities")
+    crm_import.set_defaults(handler=cmd_crm_import)
+
+    evaluate = commands.add_parser("eval", help="measure identity resolution or intent interpretation")
+    eval_commands = evaluate.add_subparsers(dest="eval_command", required=True)
+    eval_identity = eval_commands.add_parser("identity", help="person dedupe and account matching quality")
+    eval_identity.add_argument("--auto-link", type=float, default=0.95)
+    eval_identity.add_argument("--review", type=float, default=0.60)
+    eval_identity.set_defaults(handler=cmd_eval_identity)
+    eval_intent = eval_commands.add_parser("intent", help="intent accuracy, macro-F1, calibration")
+    eval_intent.add_argument("--backend", choices=("local", "openai"), default="local")
+    eval_intent.set_defaults(handler=cmd_eval_intent)
+
+    dev = commands.add_parser("dev", help="open the Dagster UI with the daemon (sensor + schedule running)")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(handler=cmd_dev)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        settings.export_environment()
+        return args.handler(args, settings)
+    except (CliError, SettingsError) as error:
+        print(f"leadops: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

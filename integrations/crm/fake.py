@@ -1,0 +1,208 @@
+"""`FakeCrm`: the port in memory, for unit tests. It records every call and can be told to fail.
+
+    crm = FakeCrm(fail_next={"upsert_lead": 2})      # next 2 upsert_lead calls raise CrmTransientError
+    crm.inject_failure("create_task", failure=CrmPermanentError)
+    crm.inject_failure("add_note", after_write=True)  # the note is written, the caller still sees a timeout
+
+The rules (idempotency, versions, owner checks) are the same code as the embedded CRM's (`RecordStoreCrm`);
+the shared contract tests run against both.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from integrations.crm.models import Account, Contact, ObjectType, Opportunity, Owner
+from integrations.crm.port import CrmError, CrmPermanentError, CrmPort, CrmTransientError
+from integrations.crm.store import RecordStoreCrm, StoredRecord
+
+# Every public method of the port; each is recorded and can be made to fail.
+PORT_METHODS: frozenset[str] = frozenset(
+    name for name, value in vars(CrmPort).items() if callable(value) and not name.startswith("_")
+)
+
+
+@dataclass(frozen=True)
+class FakeCall:
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    error: CrmError | None
+
+
+@dataclass
+class _PlannedFailure:
+    remaining: int
+    failure: type[CrmError]
+    after_write: bool
+
+
+class _MemoryTransaction:
+    """Writes straight into the fake's dicts and keeps an undo log, so a failed call changes nothing."""
+
+    def __init__(
+        self,
+        records: dict[str, StoredRecord],
+        by_external_id: dict[tuple[ObjectType, str], str],
+        sequences: dict[str, int],
+    ) -> None:
+        self._records = records
+        self._by_external_id = by_external_id
+        self._sequences = sequences
+        self._undo: list[Callable[[], None]] = []
+
+    def by_id(self, record_id: str) -> StoredRecord | None:
+        return self._records.get(record_id)
+
+    def by_external_id(self, object_type: ObjectType, external_id: str) -> StoredRecord | None:
+        record_id = self._by_external_id.get((object_type, external_id))
+        return None if record_id is None else self._records[record_id]
+
+    def all(self, object_type: ObjectType) -> list[StoredRecord]:
+        return sorted(
+            (record for record in self._records.values() if record.object_type is object_type),
+            key=lambda record: record.record_id,
+        )
+
+    def count(self, object_type: ObjectType) -> int:
+        return sum(1 for record in self._records.values() if record.object_type is object_type)
+
+    def insert(self, record: StoredRecord) -> None:
+        # The same uniqueness the embedded CRM's PRIMARY KEY and UNIQUE constraints give.
+        key = (record.object_type, record.external_id) if record.external_id is not None else None
+        if record.record_id in self._records or (key is not None and key in self._by_external_id):
+            raise CrmPermanentError(
+                f"duplicate {record.object_type} {record.record_id} / {record.external_id}"
+            )
+        self._records[record.record_id] = record
+        self._undo.append(lambda: self._records.pop(record.record_id))
+        if key is not None:
+            self._by_external_id[key] = record.record_id
+            self._undo.append(lambda: self._by_external_id.pop(key))
+
+    def update(self, record: StoredRecord) -> None:
+        previous = self._records[record.record_id]
+        self._records[record.record_id] = record
+        self._undo.append(lambda: self._records.__setitem__(record.record_id, previous))
+
+    def next_sequence_value(self, prefix: str) -> int:
+        previous = self._sequences.get(prefix, 0)
+        self._sequences[prefix] = previous + 1
+        self._undo.append(lambda: self._sequences.__setitem__(prefix, previous))
+        return previous + 1
+
+    def roll_back(self) -> None:
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
+
+
+def _instrumented(method: Callable[..., Any]) -> Callable[..., Any]:
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: FakeCrm, *args: Any, **kwargs: Any) -> Any:
+        planned = self._take_failure(name)
+        error: CrmError | None = None
+        try:
+            if planned is not None and not planned.after_write:
+                raise planned.failure(f"injected failure of {name}")
+            result = method(self, *args, **kwargs)
+            if planned is not None:
+                raise planned.failure(f"injected failure of {name} after the write landed")
+            return result
+        except CrmError as raised:
+            error = raised
+            raise
+        finally:
+            self.calls.append(FakeCall(name, args, dict(kwargs), error))
+
+    return wrapper
+
+
+class FakeCrm(RecordStoreCrm):
+    """In-memory `CrmPort` that records calls (`calls`) and fails on request."""
+
+    def __init__(
+        self,
+        *,
+        fail_next: Mapping[str, int] | None = None,
+        failure: type[CrmError] = CrmTransientError,
+    ) -> None:
+        self._records: dict[str, StoredRecord] = {}
+        self._by_external_id: dict[tuple[ObjectType, str], str] = {}
+        self._sequences: dict[str, int] = {}
+        self._lock = threading.RLock()
+        self._failures: dict[str, _PlannedFailure] = {}
+        self.calls: list[FakeCall] = []
+        for method, times in (fail_next or {}).items():
+            self.inject_failure(method, times=times, failure=failure)
+
+    def inject_failure(
+        self,
+        method: str,
+        *,
+        times: int = 1,
+        failure: type[CrmError] = CrmTransientError,
+        after_write: bool = False,
+    ) -> None:
+        """Make the next `times` calls of `method` raise `failure`.
+
+        `after_write=True` lets the call take effect first: the lost-response case of a remote CRM, where the
+        write landed but the client timed out. Retrying it must not duplicate anything.
+        """
+        if method not in PORT_METHODS:
+            raise ValueError(f"{method!r} is not a CrmPort method; known: {sorted(PORT_METHODS)}")
+        if times < 1:
+            raise ValueError(f"times must be at least 1, got {times}")
+        self._failures[method] = _PlannedFailure(times, failure, after_write)
+
+    def calls_to(self, method: str) -> list[FakeCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def seed(
+        self,
+        *,
+        owners: Iterable[Owner] = (),
+        accounts: Iterable[Account] = (),
+        contacts: Iterable[Contact] = (),
+        opportunities: Iterable[Opportunity] = (),
+    ) -> None:
+        """Load admin records without recording calls or triggering injected failures.
+
+        Raises the first `CrmPermanentError` (a bad reference in the seed is a bug in the test).
+        """
+        records = [*owners, *accounts, *contacts, *opportunities]
+        for outcome in RecordStoreCrm.import_records(self, records):
+            if isinstance(outcome, CrmPermanentError):
+                raise outcome
+
+    def _take_failure(self, method: str) -> _PlannedFailure | None:
+        with self._lock:
+            planned = self._failures.get(method)
+            if planned is None:
+                return None
+            planned.remaining -= 1
+            if planned.remaining == 0:
+                del self._failures[method]
+            return planned
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[_MemoryTransaction]:
+        # One lock for reads and writes: calls from several threads see each other's changes whole.
+        with self._lock:
+            transaction = _MemoryTransaction(self._records, self._by_external_id, self._sequences)
+            try:
+                yield transaction
+            except BaseException:
+                transaction.roll_back()
+                raise
+
+
+for _name in PORT_METHODS:
+    setattr(FakeCrm, _name, _instrumented(getattr(RecordStoreCrm, _name)))

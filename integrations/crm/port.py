@@ -1,0 +1,78 @@
+"""The one interface every CRM adapter implements (embedded SQLite now; HubSpot and Salesforce later).
+
+The pipeline only ever talks to a `CrmPort`, so its retry, outbox and idempotency logic is written once.
+Rules every adapter keeps:
+
+- Writes that name an external id are idempotent: the same external id never yields a second record.
+  `upsert_*` updates the existing record; `create_task` and `add_note` return the existing one untouched.
+- A write that changes nothing does not bump `version` and returns `changed=False`.
+- A write to an unknown or inactive owner raises `CrmPermanentError`; so does a write that references a
+  record that does not exist.
+- `CrmTransientError` means "nothing was written, try again later" (timeout, rate limit, locked database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from integrations.crm.models import (
+    Account,
+    AdminRecord,
+    Contact,
+    ContactFields,
+    CrmRecord,
+    LeadFields,
+    ObjectType,
+    Opportunity,
+    Owner,
+)
+
+
+class CrmError(Exception):
+    """Any failure reported by a CRM adapter."""
+
+
+class CrmTransientError(CrmError):
+    """Retryable: timeout, rate limit, locked database. The call had no effect."""
+
+
+class CrmPermanentError(CrmError):
+    """Not retryable as is: validation failure, unknown or inactive owner, missing record."""
+
+
+@runtime_checkable
+class CrmPort(Protocol):
+    # Reads for the snapshot the pipeline takes each run.
+    def read_owners(self) -> list[Owner]: ...
+
+    def read_accounts(self) -> list[Account]: ...
+
+    def read_contacts(self) -> list[Contact]: ...
+
+    def read_open_opportunities(self) -> list[Opportunity]: ...
+
+    # Writes the pipeline makes.
+    def upsert_lead(self, external_id: str, fields: LeadFields) -> CrmRecord: ...
+
+    def upsert_contact(self, external_id: str, fields: ContactFields) -> CrmRecord: ...
+
+    def assign_owner(self, object_type: ObjectType, record_id: str, owner_id: str) -> CrmRecord: ...
+
+    def create_task(
+        self, external_id: str, record_id: str, subject: str, due_at: datetime, owner_id: str | None
+    ) -> CrmRecord: ...
+
+    def add_note(self, external_id: str, record_id: str, body: str) -> CrmRecord: ...
+
+    def get_record(
+        self, object_type: ObjectType, *, record_id: str | None = None, external_id: str | None = None
+    ) -> CrmRecord | None: ...
+
+    def count(self, object_type: ObjectType) -> int: ...
+
+    # Admin write used by the CSV import, batched like the bulk APIs of remote CRMs: one outcome per record,
+    # in order; a record the CRM refuses is a CrmPermanentError in its slot and the others still load.
+    # Each record keeps the id it has in the CSV and is replaced whole.
+    def import_records(self, records: Sequence[AdminRecord]) -> list[CrmRecord | CrmPermanentError]: ...

@@ -1,0 +1,1 @@
+"""The landing zone: a folder where producers drop JSON Lines files with an atomic rename."""

@@ -1,0 +1,44 @@
+"""The Dagster resources hand assets a working CRM client: the embedded one, or the test's fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from assets.crm.resource import CrmResource, FakeCrmResource
+from integrations.crm.embedded import EmbeddedCrm
+from integrations.crm.fake import FakeCrm
+from integrations.crm.models import LeadFields, ObjectType
+
+
+@dg.asset
+def crm_writing_asset(crm: CrmResource) -> None:
+    crm.client().upsert_lead("lead-1", LeadFields(email="a@b.com", status="routed"))
+
+
+def test_crm_resource_gives_assets_the_embedded_crm_at_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+
+    result = dg.materialize([crm_writing_asset], resources={"crm": CrmResource(database_path=str(path))})
+
+    assert result.success
+    assert EmbeddedCrm(path).count(ObjectType.LEAD) == 1
+
+
+def test_fake_crm_resource_lets_the_test_see_what_the_asset_wrote() -> None:
+    fake = FakeCrm()
+
+    result = dg.materialize([crm_writing_asset], resources={"crm": FakeCrmResource.holding(fake)})
+
+    assert result.success
+    assert [call.method for call in fake.calls] == ["upsert_lead"]
+    assert fake.count(ObjectType.LEAD) == 1
+
+
+def test_definitions_with_the_crm_resource_are_loadable(tmp_path: Path) -> None:
+    defs = dg.Definitions(
+        assets=[crm_writing_asset], resources={"crm": CrmResource(database_path=str(tmp_path / "c.sqlite"))}
+    )
+
+    dg.Definitions.validate_loadable(defs)
