@@ -4,16 +4,13 @@ only text fields reach the model, and prompt-injection messages change no routin
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import open_pipeline
 from dagster import DagsterInstance
 from pipeline_helpers import event
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "intent"))
-from openai_compatible_server import ScriptedServer, answer
+from tests.interpretation.openai_compatible_server import ScriptedServer, answer
 
 pytestmark = pytest.mark.slow
 
