@@ -21,6 +21,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from assets.identity.generator import GeneratorConfig, IdentityDataset, generate_identity_dataset
 from assets.identity.prepare import company_key, country_key, domain_key, prepare_lead_accounts
+from assets.identity.rules import domain_owners
 from assets.identity.scoring import Thresholds, dedupe_people, score_accounts
 from assets.identity.splink_models import ACCOUNT_MODEL_PATH, PERSON_MODEL_PATH
 
@@ -293,7 +294,9 @@ def evaluate_identity(
     dataset = dataset or generate_identity_dataset(GeneratorConfig(seed=seed))
     thresholds = Thresholds(auto_link=auto_link, review=review)
     people = dataset.people()
-    pairs, clusters = dedupe_people(people, person_model_path, threshold=auto_link)
+    pairs, clusters = dedupe_people(
+        people, person_model_path, threshold=auto_link, domain_owners=domain_owners(dataset.account_domains)
+    )
     truth = people.set_index(people["record_id"].astype(str))["true_person_id"]
     clusters = clusters.assign(truth=clusters["record_id"].map(truth))
     accounts = score_accounts(

@@ -5,7 +5,10 @@ the result. Records are events (record id = event_id) and CRM contacts (record i
 
 - Person: each new event is scored against CRM contacts, earlier events and earlier events of the same
   batch. Pairs at or above `auto_link` are merged (union-find, `cluster_people`); the best candidate
-  between `review` and `auto_link` is kept for a human ("low-confidence match").
+  between `review` and `auto_link` is kept for a human ("low-confidence match"). The rules in
+  assets/identity/rules.py come first: an exact email key with an agreeing name links an event to its CRM
+  contact whatever the phone says; a confusable address or names alone across company domains is held
+  for review whatever the probability, with the reason (both spellings) in `person_review_reason`.
 - Account: each new event is scored against the CRM accounts (one row per account domain).
 - person_id persists: a cluster keeps the smallest person id it already had; a contact nobody linked yet
   has the stable id `per_<sha256("contact:<id>")>`.
@@ -25,6 +28,7 @@ from pydantic import BaseModel
 
 from assets.identity.guards import GuardResult, check_auto_link_share, check_largest_cluster
 from assets.identity.prepare import LEAD_ACCOUNT_INPUT_COLUMNS, PERSON_INPUT_COLUMNS
+from assets.identity.rules import domain_owners
 from assets.identity.scoring import Thresholds, cluster_people, person_candidate_pairs, score_accounts
 
 CONTACT_PREFIX = "contact:"
@@ -38,6 +42,7 @@ EVENT_MATCH_COLUMNS = [
     "person_candidate_source",
     "person_candidate_person_id",
     "person_match_probability",
+    "person_review_reason",
     "account_decision",
     "account_candidate_id",
     "account_match_method",
@@ -114,19 +119,23 @@ def contact_person_records(contacts: pd.DataFrame, accounts: pd.DataFrame) -> pd
     )
 
 
-def _best_candidates(pairs: pd.DataFrame, record_ids: list[str]) -> pd.DataFrame:
-    """Per new record its best candidate: highest probability, then an existing record, then id."""
+def _best_candidates(pairs: pd.DataFrame, record_ids: list[str], auto_link: float) -> pd.DataFrame:
+    """Per new record its best candidate: a pair that may auto-link before one held for review (the
+    clustering links the former), highest probability, then an existing record, then id."""
     if pairs.empty:
         return pd.DataFrame({"new_record_id": record_ids}).assign(
-            candidate_id=None, candidate_source=None, match_probability=float("nan")
+            candidate_id=None, candidate_source=None, match_probability=float("nan"), hold_reason=None
         )
-    ranked = pairs.assign(_batch=(pairs["candidate_source"] == "batch").astype(int)).sort_values(
-        ["new_record_id", "match_probability", "_batch", "candidate_id"],
-        ascending=[True, False, True, True],
+    ranked = pairs.assign(
+        _held=(pairs["match_probability"] >= auto_link) & pairs["hold_reason"].notna(),
+        _batch=(pairs["candidate_source"] == "batch").astype(int),
+    ).sort_values(
+        ["new_record_id", "_held", "match_probability", "_batch", "candidate_id"],
+        ascending=[True, True, False, True, True],
         kind="mergesort",
     )
     best = ranked.drop_duplicates("new_record_id")[
-        ["new_record_id", "candidate_id", "candidate_source", "match_probability"]
+        ["new_record_id", "candidate_id", "candidate_source", "match_probability", "hold_reason"]
     ]
     return pd.DataFrame({"new_record_id": record_ids}).merge(best, on="new_record_id", how="left")
 
@@ -171,6 +180,8 @@ def resolve_batch(
         pool,
         min_probability=thresholds.review,
         max_candidate_pairs=policy.max_candidate_pairs,
+        contact_ids=set(contact_records["record_id"]),
+        domain_owners=domain_owners(account_domains),
     )
     existing_ids = {
         record_id: current_person_ids.get(record_id, stable_person_id(record_id))
@@ -179,7 +190,7 @@ def resolve_batch(
     clusters = cluster_people(new_ids, pairs, existing_ids, auto_link=thresholds.auto_link)
     person_of = {**existing_ids, **dict(zip(clusters["record_id"], clusters["person_id"], strict=True))}
 
-    best = _best_candidates(pairs, new_ids)
+    best = _best_candidates(pairs, new_ids, thresholds.auto_link)
     if len(accounts):
         accounts_scored = score_accounts(
             new_events[ACCOUNT_COLUMNS],
@@ -193,7 +204,11 @@ def resolve_batch(
         accounts_scored = pd.DataFrame(
             {"new_record_id": new_ids, "candidate_id": None, "match_method": None, "match_probability": None}
         ).assign(decision="new")
-    decisions = [thresholds.decide(p) for p in best["match_probability"]]
+    # A held pair (rules.hold_reason) is no edge of the clustering: at best it is a review candidate.
+    decisions = [
+        "review" if thresholds.decide(p) == "linked" and isinstance(reason, str) else thresholds.decide(p)
+        for p, reason in zip(best["match_probability"], best["hold_reason"], strict=True)
+    ]
     matches = pd.DataFrame(
         {
             "event_id": new_ids,
@@ -207,6 +222,10 @@ def resolve_batch(
             ],
             "person_match_probability": [
                 p if d != "new" else None for p, d in zip(best["match_probability"], decisions, strict=True)
+            ],
+            "person_review_reason": [
+                r if d == "review" and isinstance(r, str) else None
+                for r, d in zip(best["hold_reason"], decisions, strict=True)
             ],
         }
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from assets.identity.prepare import (
     prepare_lead_accounts,
     prepare_people,
 )
+from assets.identity.rules import RULE_PROBABILITY, exact_contact_links, pair_hold_reasons
 from assets.identity.splink_models import (
     ACCOUNT_MODEL_PATH,
     NAME_ONLY_PRIOR_PENALTY_BITS,
@@ -48,6 +49,15 @@ PERSON_SCORE_COLUMNS = [
     "match_probability",
     "match_weight",
     "decision",
+    "hold_reason",
+]
+PAIR_COLUMNS = [
+    "new_record_id",
+    "candidate_id",
+    "candidate_source",
+    "match_probability",
+    "match_weight",
+    "hold_reason",
 ]
 ACCOUNT_SCORE_COLUMNS = [
     "new_record_id",
@@ -145,12 +155,21 @@ def person_candidate_pairs(
     *,
     min_probability: float = 0.60,
     max_candidate_pairs: int | None = DEFAULT_MAX_CANDIDATE_PAIRS,
+    contact_ids: Collection[str] = (),
+    domain_owners: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Every scored pair >= min_probability: (new_record_id, candidate_id, candidate_source, match_*).
+    """Every scored pair >= min_probability: (new_record_id, candidate_id, candidate_source, match_*,
+    hold_reason).
 
     Within the batch, the candidate is always the earlier record (input row order is arrival order), so
     each pair appears once. Raises GuardRailError before predicting when blocking could make more than
     `max_candidate_pairs` pairs (guards.candidate_pair_upper_bound).
+
+    `hold_reason` is set on pairs that must never auto-link whatever their probability (rules.hold_reason:
+    confusable addresses, names only across domains). Existing records listed in `contact_ids` are CRM
+    contacts: a new record with the same email key and an agreeing name links to one by rule
+    (rules.exact_contact_links, probability RULE_PROBABILITY, match_weight NaN). `domain_owners` maps
+    domains to CRM accounts (rules.domain_owners) so an account's alias domains count as one.
     """
     new = prepare_people(new_records, "new records")
     existing = prepare_people(existing_records, "existing records")
@@ -194,11 +213,9 @@ def person_candidate_pairs(
                 ).assign(candidate_source="existing")
             )
     pairs = pd.concat(frames, ignore_index=True)
-
-    if pairs.empty:
-        return pd.DataFrame(
-            columns=["new_record_id", "candidate_id", "candidate_source", "match_probability", "match_weight"]
-        )
+    pairs["hold_reason"] = pair_hold_reasons(
+        pairs, pd.concat([new, existing], ignore_index=True), "record_id_l", "record_id_r", domain_owners
+    )
     # Orient every pair as (new record, candidate): the candidate is the existing record, or within the
     # batch the one that arrived first.
     position_l = pairs["record_id_l"].map(arrival)
@@ -206,25 +223,46 @@ def person_candidate_pairs(
     left_is_new = position_l.notna() & (position_r.isna() | (position_l > position_r))
     pairs["new_record_id"] = pairs["record_id_l"].where(left_is_new, pairs["record_id_r"])
     pairs["candidate_id"] = pairs["record_id_r"].where(left_is_new, pairs["record_id_l"])
-    return pairs[["new_record_id", "candidate_id", "candidate_source", "match_probability", "match_weight"]]
+    pairs = pairs[PAIR_COLUMNS]
+
+    rule_links = exact_contact_links(new, existing[existing["record_id"].isin(set(contact_ids))])
+    if len(rule_links):
+        rule_pairs = rule_links.assign(
+            candidate_source="existing",
+            match_probability=RULE_PROBABILITY,
+            match_weight=float("nan"),
+            hold_reason=None,
+        )[PAIR_COLUMNS]
+        linked_by_rule = pd.MultiIndex.from_frame(rule_links)
+        scored = pd.MultiIndex.from_frame(pairs[["new_record_id", "candidate_id"]])
+        pairs = pd.concat([pairs[~scored.isin(linked_by_rule)], rule_pairs], ignore_index=True)
+    return pairs.reset_index(drop=True)
 
 
 def _best_per_record(pairs: pd.DataFrame, record_ids: pd.Series, thresholds: Thresholds) -> pd.DataFrame:
     """One row per new record, in input order: its best candidate, or none."""
-    # Deterministic tie-break: higher probability, then an existing record over a batch peer, then id.
-    ranked = pairs.assign(_existing_first=(pairs["candidate_source"] != "existing").astype(int)).sort_values(
-        ["new_record_id", "match_probability", "_existing_first", "candidate_id"],
-        ascending=[True, False, True, True],
+    held = pairs["hold_reason"].notna() if "hold_reason" in pairs else False
+    # Deterministic tie-break: a pair that may auto-link before a held one, higher probability, then an
+    # existing record over a batch peer, then id.
+    ranked = pairs.assign(
+        _held=(pairs["match_probability"] >= thresholds.auto_link) & held,
+        _existing_first=(pairs["candidate_source"] != "existing").astype(int),
+    ).sort_values(
+        ["new_record_id", "_held", "match_probability", "_existing_first", "candidate_id"],
+        ascending=[True, True, False, True, True],
         kind="mergesort",
     )
-    best = ranked.drop_duplicates("new_record_id").drop(columns="_existing_first")
+    best = ranked.drop_duplicates("new_record_id").drop(columns=["_held", "_existing_first"])
     result = pd.DataFrame({"new_record_id": record_ids.astype(str).to_numpy()}).merge(
         best, on="new_record_id", how="left"
     )
     result["decision"] = [thresholds.decide(p) for p in result["match_probability"]]
+    if "hold_reason" in result:
+        held = result["hold_reason"].notna() & (result["decision"] == "linked")
+        result.loc[held, "decision"] = "review"
     # A record that is "new" has no candidate worth showing.
     is_new = result["decision"] == "new"
-    result.loc[is_new, ["candidate_id", "candidate_source"]] = None
+    result.loc[is_new, [c for c in ("candidate_id", "candidate_source", "hold_reason") if c in result]] = None
     return result
 
 
@@ -372,6 +410,8 @@ def cluster_people(
     for record_id in ordered:
         find(record_id)
     edges = pairs[pairs["match_probability"] >= auto_link]
+    if "hold_reason" in edges:
+        edges = edges[edges["hold_reason"].isna()]
     for left, right in zip(edges["new_record_id"], edges["candidate_id"], strict=True):
         root_left, root_right = find(str(left)), find(str(right))
         if root_left != root_right:
@@ -431,6 +471,7 @@ def dedupe_people(
     *,
     threshold: float = 0.95,
     max_candidate_pairs: int | None = DEFAULT_MAX_CANDIDATE_PAIRS,
+    domain_owners: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Full dedupe of one table: (pairs >= threshold, clusters (record_id, cluster_id)) by connected
     components. For backfills and evaluation; the per-batch path is score_people + cluster_people."""
@@ -446,11 +487,14 @@ def dedupe_people(
                 f"{len(prepared):,} records",
             )
         predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-        clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=threshold
-        )
-        pairs = predictions.as_pandas_dataframe()[
-            ["record_id_l", "record_id_r", "match_probability", "match_weight"]
-        ]
-        clusters = clustered.as_pandas_dataframe()[["record_id", "cluster_id"]]
-    return pairs, clusters
+        pairs = _predictions(predictions, ["record_id_l", "record_id_r", "match_probability", "match_weight"])
+    # Pairs the rules hold for review are no edges (rules.hold_reason), as in the per-batch path.
+    held = pair_hold_reasons(pairs, prepared, "record_id_l", "record_id_r", domain_owners).notna()
+    pairs = pairs[~held].reset_index(drop=True)
+    clusters = cluster_people(
+        prepared["record_id"].tolist(),
+        pairs.rename(columns={"record_id_l": "new_record_id", "record_id_r": "candidate_id"}),
+        {},
+        auto_link=threshold,
+    ).rename(columns={"person_id": "cluster_id"})
+    return pairs, clusters[["record_id", "cluster_id"]]

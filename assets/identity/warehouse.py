@@ -40,6 +40,7 @@ create table if not exists identity.event_matches (
     person_candidate_source varchar,
     person_candidate_person_id varchar,
     person_match_probability double,
+    person_review_reason varchar,
     account_decision varchar,
     account_candidate_id varchar,
     account_match_method varchar,
@@ -48,6 +49,8 @@ create table if not exists identity.event_matches (
     account_model_sha256 varchar,
     scored_at timestamp not null
 );
+-- Warehouses made before the column existed.
+alter table identity.event_matches add column if not exists person_review_reason varchar;
 create table if not exists identity.guard_results (
     run_id varchar not null,
     guard varchar not null,
