@@ -14,7 +14,11 @@ from integrations.crm.port import CrmPort
 
 
 class CrmResource(dg.ConfigurableResource):
-    """The embedded CRM at `database_path` (absolute, from `Settings.crm_path`)."""
+    """The embedded CRM at `database_path` (absolute, from `Settings.crm_path`).
+
+    A run only opens an existing CRM: a missing or empty file fails the run, because creating a fresh one
+    would let the outbox believe every earlier write is still there. `leadops crm import` initialises it.
+    """
 
     database_path: str = Field(description="Path of the embedded CRM's SQLite file.")
     busy_timeout_seconds: float = Field(
@@ -24,7 +28,7 @@ class CrmResource(dg.ConfigurableResource):
     )
 
     def client(self) -> CrmPort:
-        return EmbeddedCrm(self.database_path, busy_timeout_seconds=self.busy_timeout_seconds)
+        return EmbeddedCrm(self.database_path, busy_timeout_seconds=self.busy_timeout_seconds, create=False)
 
 
 class FakeCrmResource(dg.ConfigurableResource):

@@ -7,20 +7,27 @@ separate from the DuckDB warehouse, and nothing but this adapter opens it.
 Concurrency: the CLI import and a pipeline run may write at the same time. WAL lets readers proceed while a
 writer holds the lock; writers wait up to `busy_timeout_seconds` for each other and then get
 `CrmTransientError`, which the caller retries.
+
+Lost state is loud, never silent: only `create=True` (the CLI's `crm import` and the demo, which initialise a
+CRM) makes a new file. A pipeline run opens an existing CRM or fails, and a file removed or replaced while a
+client holds it fails every later call with `CrmUnavailableError`, instead of writing on into a deleted
+inode and reporting success.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from integrations.crm.models import ObjectType
-from integrations.crm.port import CrmError, CrmPermanentError, CrmTransientError
+from integrations.crm.port import CrmError, CrmPermanentError, CrmTransientError, CrmUnavailableError
 from integrations.crm.store import RecordStoreCrm, StoredRecord
 
 SCHEMA_VERSION = 1
@@ -131,24 +138,61 @@ class _SqliteTransaction:
 
 
 class EmbeddedCrm(RecordStoreCrm):
-    """`CrmPort` on a SQLite file. Creates the file and its schema on first open."""
+    """`CrmPort` on a SQLite file.
 
-    def __init__(self, database_path: str | Path, *, busy_timeout_seconds: float = 5.0) -> None:
+    `create=True` initialises a missing file and its schema; `create=False` (pipeline runs) refuses a missing
+    file or one without a CRM schema, so an emptied CRM is never mistaken for a new one.
+    """
+
+    def __init__(
+        self, database_path: str | Path, *, busy_timeout_seconds: float = 5.0, create: bool = True
+    ) -> None:
         self.database_path = Path(database_path)
         self._busy_timeout_seconds = busy_timeout_seconds
         self._local = threading.local()
-        self.database_path.parent.mkdir(parents=True, exist_ok=True)
-        self._initialize()
+        if create:
+            self.database_path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.database_path.is_file():
+            raise CrmUnavailableError(
+                f"no CRM at {self.database_path}: a run never creates one. Restore it from a backup, or"
+                " initialise a new CRM with `leadops crm import`."
+            )
+        self._initialize(create=create)
+        self._file_identity = self._current_file_identity()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, create: bool = False) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN ourselves, so the module never opens a transaction behind
         # our back. `timeout` is SQLite's busy_timeout: how long to wait for another writer's lock.
+        # mode=rw: a connection never creates the file; only initialising with create=True does.
+        mode = "rwc" if create else "rw"
         try:
             return sqlite3.connect(
-                self.database_path, timeout=self._busy_timeout_seconds, isolation_level=None
+                f"file:{quote(str(self.database_path.absolute()))}?mode={mode}",
+                uri=True,
+                timeout=self._busy_timeout_seconds,
+                isolation_level=None,
             )
         except sqlite3.Error as error:
+            if not self.database_path.exists():
+                raise CrmUnavailableError(f"the CRM file {self.database_path} is gone") from error
             raise _translate(error) from error
+
+    def _current_file_identity(self) -> tuple[int, int]:
+        try:
+            status = os.stat(self.database_path)
+        except FileNotFoundError as error:
+            raise CrmUnavailableError(
+                f"the CRM file {self.database_path} was removed while LeadOps was using it"
+            ) from error
+        return status.st_dev, status.st_ino
+
+    def _check_same_file(self) -> None:
+        """A kept-open connection writes on into a deleted or replaced file without any error; refuse."""
+        if self._current_file_identity() != self._file_identity:
+            raise CrmUnavailableError(
+                f"the CRM file {self.database_path} was replaced while LeadOps was using it"
+                " (restored from a backup?); the next run reconciles against it"
+            )
 
     def _schema_version(self, connection: sqlite3.Connection) -> int:
         found = int(connection.execute("PRAGMA user_version").fetchone()[0])
@@ -159,9 +203,15 @@ class EmbeddedCrm(RecordStoreCrm):
             )
         return found
 
-    def _initialize(self) -> None:
-        connection = self._connect()
+    def _initialize(self, *, create: bool) -> None:
+        connection = self._connect(create=create)
         try:
+            # Checked before anything writes to the file: switching to WAL would give an empty file a header.
+            if not create and self._schema_version(connection) == 0:
+                raise CrmUnavailableError(
+                    f"{self.database_path} holds no CRM (empty or foreign file): a run never initialises"
+                    " one. Restore it from a backup, or initialise it with `leadops crm import`."
+                )
             # WAL is a property of the file: set once, every later connection uses it.
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -204,6 +254,8 @@ class EmbeddedCrm(RecordStoreCrm):
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[_SqliteTransaction]:
+        # One stat per call (~2 µs; 40,000 calls for 10,000 leads add ~0.1 s).
+        self._check_same_file()
         connection = self._thread_connection()
         try:
             # A write takes the write lock up front (IMMEDIATE). A deferred transaction that reads and then

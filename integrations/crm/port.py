@@ -42,6 +42,11 @@ class CrmPermanentError(CrmError):
     """Not retryable as is: validation failure, unknown or inactive owner, missing record."""
 
 
+class CrmUnavailableError(CrmPermanentError):
+    """The CRM itself is gone (its store missing, emptied or replaced): no write can land until a person
+    restores it, so callers stop instead of failing every record one by one."""
+
+
 @runtime_checkable
 class CrmPort(Protocol):
     # Reads for the snapshot the pipeline takes each run.
@@ -71,6 +76,12 @@ class CrmPort(Protocol):
     ) -> CrmRecord | None: ...
 
     def count(self, object_type: ObjectType) -> int: ...
+
+    # Reconciliation: which of these external ids the CRM holds, in one read (batch reads by an id property
+    # exist in remote CRMs too). Keyed by external id; an id the CRM does not hold is absent.
+    def read_by_external_ids(
+        self, object_type: ObjectType, external_ids: Sequence[str]
+    ) -> dict[str, CrmRecord]: ...
 
     # Admin write used by the CSV import, batched like the bulk APIs of remote CRMs: one outcome per record,
     # in order; a record the CRM refuses is a CrmPermanentError in its slot and the others still load.

@@ -135,6 +135,18 @@ class RecordStoreCrm(ABC):
         with self._transaction(write=False) as tx:
             return tx.count(ObjectType(object_type))
 
+    def read_by_external_ids(
+        self, object_type: ObjectType, external_ids: Sequence[str]
+    ) -> dict[str, CrmRecord]:
+        object_type = ObjectType(object_type)
+        found: dict[str, CrmRecord] = {}
+        with self._transaction(write=False) as tx:
+            for external_id in dict.fromkeys(external_ids):
+                record = tx.by_external_id(object_type, external_id)
+                if record is not None:
+                    found[external_id] = record.returned(created=False, changed=False)
+        return found
+
     # ---- pipeline writes ---------------------------------------------------------------------------------
 
     def upsert_lead(self, external_id: str, fields: LeadFields) -> CrmRecord:

@@ -19,6 +19,7 @@ def crm_writing_asset(crm: CrmResource) -> None:
 
 def test_crm_resource_gives_assets_the_embedded_crm_at_its_path(tmp_path: Path) -> None:
     path = tmp_path / "crm.sqlite"
+    EmbeddedCrm(path)  # initialised, as `leadops crm import` does; a run never creates a CRM
 
     result = dg.materialize([crm_writing_asset], resources={"crm": CrmResource(database_path=str(path))})
 

@@ -134,6 +134,21 @@ def test_a_second_add_note_with_the_same_external_id_creates_nothing(seeded_crm:
     assert seeded_crm.count(ObjectType.NOTE) == 1
 
 
+def test_read_by_external_ids_returns_the_held_records_of_that_type_and_omits_the_rest(
+    seeded_crm: CrmPort,
+) -> None:
+    lead = seeded_crm.upsert_lead("lead-1", LeadFields(email="a@b.com", owner_id="OWN-1"))
+    task = seeded_crm.create_task("lead-1:first_touch", lead.record_id, "Call", DUE, "OWN-1")
+
+    leads = seeded_crm.read_by_external_ids(ObjectType.LEAD, ["lead-1", "lead-404", "lead-1:first_touch"])
+    tasks = seeded_crm.read_by_external_ids(ObjectType.TASK, ["lead-1:first_touch"])
+
+    assert list(leads) == ["lead-1"]
+    assert leads["lead-1"] == lead.model_copy(update={"created": False, "changed": False})
+    assert tasks["lead-1:first_touch"].record_id == task.record_id
+    assert seeded_crm.read_by_external_ids(ObjectType.NOTE, []) == {}
+
+
 def test_get_record_finds_by_record_id_or_external_id_within_its_type(seeded_crm: CrmPort) -> None:
     lead = seeded_crm.upsert_lead("lead-1", LeadFields(email="a@b.com"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from integrations.crm.embedded import SCHEMA_VERSION, EmbeddedCrm
 from integrations.crm.models import LeadFields, ObjectType, Owner
-from integrations.crm.port import CrmPermanentError, CrmTransientError
+from integrations.crm.port import CrmPermanentError, CrmTransientError, CrmUnavailableError
 
 LEADS_PER_WRITER = 25
 
@@ -123,3 +124,61 @@ def test_two_processes_writing_the_same_leads_create_each_lead_and_task_once(tmp
     assert all(lead is not None and lead.version in (1, 2) for lead in leads)
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_run_never_creates_a_crm_where_there_is_none(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+
+    with pytest.raises(CrmUnavailableError, match="a run never creates one"):
+        EmbeddedCrm(path, create=False)
+    assert not path.exists()
+
+
+def test_an_empty_file_is_not_taken_for_a_new_crm(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    path.touch()
+
+    with pytest.raises(CrmUnavailableError, match="holds no CRM"):
+        EmbeddedCrm(path, create=False)
+    assert path.stat().st_size == 0
+
+
+def test_an_initialised_crm_opens_without_create(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    EmbeddedCrm(path).import_records([_owner()])
+
+    assert EmbeddedCrm(path, create=False).count(ObjectType.OWNER) == 1
+
+
+def test_a_crm_file_deleted_under_an_open_client_fails_every_call_instead_of_writing_into_the_void(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "crm.sqlite"
+    crm = EmbeddedCrm(path)
+    crm.import_records([_owner()])
+    crm.upsert_lead("lead-1", LeadFields(email="a@b.com"))
+    for file in tmp_path.glob("crm.sqlite*"):
+        file.unlink()
+
+    with pytest.raises(CrmUnavailableError, match="removed"):
+        crm.upsert_lead("lead-2", LeadFields(email="c@d.com"))
+    with pytest.raises(CrmUnavailableError, match="removed"):
+        crm.count(ObjectType.LEAD)
+    assert not path.exists()
+
+
+def test_a_crm_file_replaced_under_an_open_client_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    crm = EmbeddedCrm(path)
+    crm.import_records([_owner()])
+    backup = tmp_path / "backup.sqlite"
+    with sqlite3.connect(path) as source, sqlite3.connect(backup) as target:
+        source.backup(target)
+    crm.upsert_lead("lead-1", LeadFields(email="a@b.com"))
+    for file in tmp_path.glob("crm.sqlite-*"):
+        file.unlink()
+    os.replace(backup, path)
+
+    with pytest.raises(CrmUnavailableError, match="replaced"):
+        crm.upsert_lead("lead-2", LeadFields(email="c@d.com"))
+    assert EmbeddedCrm(path, create=False).count(ObjectType.LEAD) == 0
