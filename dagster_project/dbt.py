@@ -57,9 +57,9 @@ create table if not exists ops.dbt_rules_builds (rules_version varchar not null,
 
 # dbt runs in two steps around the model interpretation of lead messages: the rules decide first
 # (everything up to int_classify_lead_intents), a model reads only the messages they could not decide
-# (assets/interpretation), then the decision models run. The split is by dbt selection, so the SQL stays
-# one project.
-DECIDE_SELECTION = "stg_interpretation__lead_interpretations+ int_decide_lead_intents+"
+# (assets/interpretation), then the decision models run. dbt_project.yml tags the decision models `decide`,
+# so a new model joins a step by its folder's or its own config, and the SQL stays one project.
+DECIDE_SELECTION = "tag:decide"
 
 
 class DecideStepTranslator(LeadOpsDbtTranslator):
@@ -130,7 +130,10 @@ def leadops_dbt_decisions(
     """The decide step: intents (rules, then confident model readings), routing rules, decisions with
     overrides, review queue and the CRM payload, with their tests."""
     _share_with_dbt(warehouse, rules)
-    extra_args = ["--exclude-resource-type", "unit_test", "--exclude", "resource_type:seed"]
+    # No seed carries the tag, so none is built here. Excluding seeds explicitly would also drop, through
+    # dbt's indirect selection, every test that reads one (relationships_lead_decisions_rule_id reads
+    # routing_rules): those blocking checks then reported no result in either step.
+    extra_args = ["--exclude-resource-type", "unit_test"]
     yield from dbt_build_in_process(context, leadops_dbt_project, decide_translator, extra_args=extra_args)
 
 
