@@ -147,6 +147,30 @@ class LlmSettings:
         return os.environ.get(self.api_key_variable) if self.api_key_variable else None
 
 
+# The intake signs with HMAC-SHA256; a short shared secret can be brute-forced offline from one request.
+INTAKE_SECRET_MIN_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """The HTTP intake (`leadops serve`). The secret is optional here so that every other command runs
+    without it; `require_secret` is what `serve` calls, and it refuses to start without one."""
+
+    host: str = "127.0.0.1"
+    port: int = 8787
+    secret: str | None = field(default=None, repr=False)
+    rate_per_second: float = 20.0
+    burst: int = 40
+
+    def require_secret(self) -> str:
+        if not self.secret:
+            raise SettingsError(
+                "LEADOPS_INTAKE_SECRET is not set: the intake accepts only signed requests; set it to a"
+                f" random string of at least {INTAKE_SECRET_MIN_LENGTH} characters"
+            )
+        return self.secret
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -158,6 +182,7 @@ class Settings:
     llm: LlmSettings | None
     override_actor: str | None = None
     dagster_home_override: Path | None = None
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -176,6 +201,7 @@ class Settings:
             llm=_llm_settings(env),
             override_actor=env.text("LEADOPS_ACTOR"),
             dagster_home_override=Path(dagster_home).expanduser().resolve() if dagster_home else None,
+            intake=_intake_settings(env),
         )
 
     @property
@@ -321,6 +347,25 @@ def _llm_settings(env: _Reader) -> LlmSettings | None:
         raise SettingsError(f"{variable}: {problem['msg']}, got {problem.get('input')!r}") from None
     key_variable = next((name for name in ("LEADOPS_LLM_API_KEY", "OPENAI_API_KEY") if env.text(name)), None)
     return LlmSettings(base_url=base_url, model=model, options=options, api_key_variable=key_variable)
+
+
+def _intake_settings(env: _Reader) -> IntakeSettings:
+    secret = env.text("LEADOPS_INTAKE_SECRET")
+    if secret is not None and len(secret) < INTAKE_SECRET_MIN_LENGTH:
+        raise SettingsError(
+            f"LEADOPS_INTAKE_SECRET must be at least {INTAKE_SECRET_MIN_LENGTH} characters,"
+            f" got {len(secret)}"
+        )
+    defaults = IntakeSettings()
+    return IntakeSettings(
+        host=env.text("LEADOPS_INTAKE_HOST", defaults.host) or defaults.host,
+        port=env.number("LEADOPS_INTAKE_PORT", defaults.port, int, minimum=1, maximum=65535),
+        secret=secret,
+        rate_per_second=env.number(
+            "LEADOPS_INTAKE_RATE_PER_SECOND", defaults.rate_per_second, float, minimum=0.01
+        ),
+        burst=env.number("LEADOPS_INTAKE_BURST", defaults.burst, int, minimum=1),
+    )
 
 
 def current_settings() -> Settings:

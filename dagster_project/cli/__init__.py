@@ -469,6 +469,15 @@ def cmd_dev(args, settings: Settings) -> int:
     return subprocess.call(command, cwd=REPO_ROOT, env=os.environ.copy())
 
 
+def cmd_serve(args, settings: Settings) -> int:
+    """The HTTP intake: signed events in, landed files out for the new_leads sensor; Ctrl-C stops it."""
+    from dagster_project.intake.app import serve
+
+    settings.intake.require_secret()  # before importing uvicorn: a missing secret is a one-line error
+    serve(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadops", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -520,6 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="open the Dagster UI with the daemon (sensor + schedule running)")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(handler=cmd_dev)
+
+    serve = commands.add_parser(
+        "serve", help="HTTP intake: POST signed events to /v1/events (LEADOPS_INTAKE_* settings)"
+    )
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 
