@@ -21,7 +21,12 @@ from assets.ingest.assets import (
 from assets.ingest.resources import LandingZone
 from assets.interpretation.assets import lead_interpretations
 from assets.interpretation.resource import IntentInterpreterResource
-from assets.outbound.assets import crm_writes, no_parked_crm_writes, outbound_payload_meets_contract
+from assets.outbound.assets import (
+    crm_holds_what_the_outbox_wrote,
+    crm_writes,
+    no_parked_crm_writes,
+    outbound_payload_meets_contract,
+)
 from assets.outbound.publish import warehouse_reader_copy
 from assets.overrides.assets import operator_overrides
 from assets.overrides.resources import OverridesFile
@@ -108,6 +113,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             outbound_payload_meets_contract,
             only_allowed_transitions_logged,
             no_parked_crm_writes,
+            crm_holds_what_the_outbox_wrote,
         ],
         jobs=[process_leads_job, train_identity_models_job],
         sensors=[new_leads_sensor, enrichment_retry_sensor, overrides_changed_sensor],

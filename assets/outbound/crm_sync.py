@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from integrations.crm.models import LeadFields, ObjectType
-from integrations.crm.port import CrmError, CrmPermanentError, CrmPort, CrmTransientError
+from integrations.crm.port import (
+    CrmError,
+    CrmPermanentError,
+    CrmPort,
+    CrmTransientError,
+    CrmUnavailableError,
+)
 
 OUTBOX_DDL = """
 create schema if not exists ops;
@@ -96,6 +103,27 @@ def _clean(value: Any) -> Any:
     return value
 
 
+# Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F). A NUL truncates text in C-based
+# clients and remote CRM APIs refuse it; the others are invisible in a CRM's UI.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Free text a rep reads as paragraphs: line breaks and tabs stay there, and only there.
+_MULTILINE_COLUMNS = frozenset({"note_body", "reason"})
+
+
+def printable(value: Any, *, multiline: bool = False) -> Any:
+    """`value` without control characters; in one-line text a line break or tab becomes a space."""
+    if not isinstance(value, str) or not _CONTROL_CHARACTERS.search(value):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        character = match.group()
+        if multiline and character in "\n\t":
+            return character
+        return " " if character.isspace() else ""
+
+    return _CONTROL_CHARACTERS.sub(replace, value.replace("\r\n", "\n"))
+
+
 def plan_writes(row: Mapping[str, Any]) -> list[PlannedWrite]:
     """The CRM operations one `marts.sync_crm_leads` row asks for.
 
@@ -103,7 +131,8 @@ def plan_writes(row: Mapping[str, Any]) -> list[PlannedWrite]:
     the contact's fields are left alone (the CRM stays the source of truth for people it already knows;
     no duplicate lead record). Anyone else becomes a lead with external id = lead_id.
     """
-    row = {key: _clean(value) for key, value in row.items()}
+    # Ids the pipeline generates never hold control characters, so the outbox keys stay the warehouse's.
+    row = {key: printable(_clean(value), multiline=key in _MULTILINE_COLUMNS) for key, value in row.items()}
     lead_id = row["lead_id"]
     contact_id = row.get("contact_id")
     if contact_id:
@@ -156,6 +185,11 @@ class OutboxState:
             if row["status"] in ("written", "unchanged"):
                 self._written[(row["lead_id"], row["operation"])] = row
 
+    def forget(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Invalidate (lead, operation) entries the CRM no longer holds, so their writes run again."""
+        for key in keys:
+            self._written.pop(key, None)
+
     def unchanged(self, write: PlannedWrite) -> Mapping[str, Any] | None:
         previous = self._written.get((write.lead_id, write.operation))
         if previous and previous["payload_sha256"] == write.payload_sha256:
@@ -200,7 +234,7 @@ def plan_all_writes(
     rows: Iterable[Mapping[str, Any]], now: Callable[[], datetime] | None = None
 ) -> tuple[list[PlannedWrite], list[WriteResult]]:
     """Plan every row; a row the CRM models refuse is parked with its reason and the batch goes on."""
-    now = now or _utc_now
+    now = now or utc_now
     writes: list[PlannedWrite] = []
     refused: list[WriteResult] = []
     for row in rows:
@@ -216,7 +250,7 @@ def plan_all_writes(
     return writes, refused
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -225,13 +259,17 @@ def execute_writes(
     writes: Iterable[PlannedWrite],
     outbox: OutboxState,
     retry: RetryPolicy | None = None,
-    now: Callable[[], datetime] = _utc_now,
+    now: Callable[[], datetime] = utc_now,
 ) -> list[WriteResult]:
-    """Run planned writes lead by lead; a parked upsert parks the lead's dependent operations too."""
+    """Run planned writes lead by lead; a parked upsert parks the lead's dependent operations too.
+
+    A CRM that is gone (`CrmUnavailableError`) parks every write not yet made, without calling it.
+    """
     retry = retry or RetryPolicy()
     results: list[WriteResult] = []
     record_by_lead: dict[str, tuple[str, str] | None] = {}
     parked_leads: set[str] = set()
+    unavailable: CrmUnavailableError | None = None
     for write in writes:
         if write.lead_id not in record_by_lead:
             record_by_lead[write.lead_id] = outbox.record_of(write.lead_id)
@@ -252,6 +290,9 @@ def execute_writes(
                 )
             )
             continue
+        if unavailable is not None:
+            results.append(_parked(write, 0, f"not attempted: CRM unavailable: {unavailable}", now))
+            continue
         if write.lead_id in parked_leads:
             results.append(
                 _parked(write, 0, "not attempted: an earlier operation for this lead was parked", now)
@@ -268,6 +309,9 @@ def execute_writes(
                     continue
                 results.append(_parked(write, attempt, f"transient, gave up: {error}", now))
                 parked_leads.add(write.lead_id)
+            except CrmUnavailableError as error:
+                results.append(_parked(write, attempt, f"CRM unavailable: {error}", now))
+                unavailable = error
             except CrmError as error:
                 results.append(_parked(write, attempt, f"permanent: {error}", now))
                 parked_leads.add(write.lead_id)
