@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
     Config,
@@ -39,6 +41,9 @@ def new_batch_id(run_id: str, now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{run_id[:8]}"
 
 
+LANDING_ZONE_IS_TIDY = "landing_zone_is_tidy"
+
+
 @asset(
     key="raw_inbound_events",
     deps=[landing_zone],
@@ -46,21 +51,49 @@ def new_batch_id(run_id: str, now: datetime | None = None) -> str:
     kinds={"python", "duckdb"},
     description=(
         "Every landed line ends in exactly one place: raw.inbound_events (accepted, raw + normalized values),"
-        " raw.quarantined_events (with reason, file, line and raw text) or a duplicate delivery."
+        " raw.quarantined_events (with reason, file, line and raw text), a duplicate delivery or a"
+        " conflicting redelivery."
     ),
+    check_specs=[
+        AssetCheckSpec(
+            LANDING_ZONE_IS_TIDY,
+            asset="raw_inbound_events",
+            blocking=False,
+            description=(
+                "Warns about what the landing zone holds but will never ingest (unknown files, folders,"
+                " symlinks, stale *.jsonl.tmp) and about files held back for a partial last line."
+            ),
+        )
+    ],
 )
 def raw_inbound_events(
     context: AssetExecutionContext, config: IngestConfig, warehouse: DuckDBResource, landing: LandingZone
-) -> MaterializeResult:
-    files = landing.pending_files(config.files)
+):
+    scan = landing.scan()
+    wanted = set(config.files)
+    files = [path for path in scan.files if not wanted or path.name in wanted]
     batch_id = new_batch_id(context.run_id)
     with warehouse.get_connection() as con:
-        summary = ingest_files(con, files, batch_id=batch_id, archive_dir=landing.archive_dir)
+        summary = ingest_files(
+            con,
+            files,
+            batch_id=batch_id,
+            archive_dir=landing.archive_dir,
+            partial_line_timeout_seconds=landing.partial_line_timeout_seconds,
+        )
         total_events = con.execute("select count(*) from raw.inbound_events").fetchone()[0]
         total_quarantined = con.execute("select count(*) from raw.quarantined_events").fetchone()[0]
         quarantine_reasons = quarantine_overview(con)
     context.log.info(f"batch {batch_id}: {summary}")
-    return MaterializeResult(
+    problems = [
+        *(f"| {leftover.name} | {leftover.kind} | {leftover.detail} |" for leftover in scan.leftovers),
+        *(f"| {name} | held | {why} |" for name, why in summary.held_files.items()),
+        *(f"| {name} | unreadable | {why} |" for name, why in summary.unreadable_files.items()),
+    ]
+    for problem in problems:
+        context.log.warning(f"landing zone: {problem.strip('| ')}")
+    landing_table = MetadataValue.md("\n".join(["| file | kind | detail |", "|---|---|---|", *problems]))
+    yield MaterializeResult(
         metadata={
             "batch_id": batch_id,
             "files": len(files),
@@ -72,7 +105,18 @@ def raw_inbound_events(
             "total_events": int(total_events),
             "total_quarantined": int(total_quarantined),
             "quarantine_reasons": quarantine_reasons,
+            "conflicting_redeliveries": summary.conflicting_redeliveries,
+            "held_files": len(summary.held_files),
+            "unreadable_files": len(summary.unreadable_files),
+            "landing_leftovers": len(scan.leftovers),
+            "landing_problems": landing_table,
         }
+    )
+    yield AssetCheckResult(
+        check_name=LANDING_ZONE_IS_TIDY,
+        passed=not problems,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"problems": len(problems), "landing_problems": landing_table},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,20 +70,21 @@ def land_mixed_file(landing: Path) -> Path:
     )
 
 
-def test_mixed_file_accepts_valid_quarantines_malformed_and_marks_redelivery(
+def test_mixed_file_accepts_valid_quarantines_malformed_and_flags_a_changed_redelivery(
     con: duckdb.DuckDBPyConnection, landing: Path
 ) -> None:
     land_mixed_file(landing)
 
     summary = ingest(con, landing, "b1")
 
-    assert (summary.files, summary.lines, summary.accepted, summary.quarantined, summary.duplicates) == (
-        1,
-        5,
-        3,
-        1,
-        1,
-    )
+    assert (
+        summary.files,
+        summary.lines,
+        summary.accepted,
+        summary.quarantined,
+        summary.duplicates,
+        summary.conflicting_redeliveries,
+    ) == (1, 5, 3, 1, 0, 1)
     assert summary.quarantine_reasons == {"invalid_json": 1}
     assert rows(con, "SELECT event_id FROM raw.inbound_events ORDER BY event_id") == [
         ("e1",),
@@ -94,7 +96,7 @@ def test_mixed_file_accepts_valid_quarantines_malformed_and_marks_redelivery(
         (2, "accepted"),
         (3, "quarantined"),
         (4, "accepted"),
-        (5, "duplicate_delivery"),
+        (5, "conflicting_redelivery"),
     ]
     [(file_name, line_number, batch_id, event_id, reason, raw_text)] = rows(
         con, "SELECT file_name, line_number, batch_id, event_id, reason, raw_text FROM raw.quarantined_events"
@@ -102,10 +104,14 @@ def test_mixed_file_accepts_valid_quarantines_malformed_and_marks_redelivery(
     assert (file_name, line_number, batch_id, event_id) == ("mixed.jsonl", 3, "b1", None)
     assert reason.startswith("invalid_json: ")
     assert raw_text == '{"event_id": "e3", "source": '
-    [(duplicate_reason,)] = rows(
-        con, "SELECT reason FROM raw.event_deliveries WHERE status = 'duplicate_delivery'"
+    [(conflict_reason,)] = rows(
+        con, "SELECT reason FROM raw.event_deliveries WHERE status = 'conflicting_redelivery'"
     )
-    assert duplicate_reason == "event_id first delivered in mixed.jsonl line 2 (batch b1)"
+    assert re.fullmatch(
+        "conflicting_redelivery: payload sha256 [0-9a-f]{64} differs from [0-9a-f]{64} of the first"
+        r" delivery in mixed.jsonl line 2 \(batch b1\), which stays authoritative",
+        conflict_reason,
+    )
     # The first delivery wins: the redelivered message is not stored over it.
     assert rows(con, "SELECT message FROM raw.inbound_events WHERE event_id = 'e2'") == [(None,)]
 
@@ -214,7 +220,7 @@ def test_crash_mid_file_leaves_no_rows_from_it_and_the_file_in_place(
 
     monkeypatch.setattr(ingest_module, "_insert", real_insert)
     retry = ingest(con, landing, "b2")
-    assert (retry.accepted, retry.quarantined, retry.duplicates) == (3, 1, 1)
+    assert (retry.accepted, retry.quarantined, retry.conflicting_redeliveries) == (3, 1, 1)
 
 
 def test_every_landed_line_ends_in_exactly_one_place(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
@@ -260,7 +266,8 @@ def test_duplicate_of_an_event_from_an_earlier_batch_names_its_first_delivery(
 ) -> None:
     write_events_atomically(landing, [json.dumps(event("e1"))], name="monday")
     ingest(con, landing, "b-monday")
-    write_events_atomically(landing, [json.dumps(event("e1", message="again"))], name="tuesday")
+    # The same event, sent with its keys in another order: the same payload, so a plain duplicate.
+    write_events_atomically(landing, [json.dumps(dict(reversed(event("e1").items())))], name="tuesday")
 
     summary = ingest(con, landing, "b-tuesday")
 
