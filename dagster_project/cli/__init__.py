@@ -81,17 +81,25 @@ def run_pipeline(settings: Settings, files: Sequence[str] | None = None):
 
 
 def land_files(settings: Settings, sources: Sequence[Path]) -> list[Path]:
-    """Copy files into the landing zone the way producers must: write a temporary name, then rename."""
-    from integrations.landing.zone import write_events_atomically
+    """Copy files into the landing zone the way producers must: write a temporary name, then rename.
+
+    The bytes are copied unchanged: decoding and re-splitting would break lines on U+2028 (which
+    str.splitlines treats as a line end, though JSON allows it inside a string) and fail on invalid
+    UTF-8, which the ingest quarantines line by line instead.
+    """
+    from integrations.landing.zone import land_bytes_atomically
 
     landed = []
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     for source in sources:
         if not source.is_file():
             raise CliError(f"no such file: {source}")
-        lines = source.read_text(encoding="utf-8").splitlines()
+        try:
+            content = source.read_bytes()
+        except OSError as error:
+            raise CliError(f"cannot read {source}: {error.strerror or error}") from error
         landed.append(
-            write_events_atomically(settings.landing_dir, lines, name=f"{source.stem}-{stamp}.jsonl")
+            land_bytes_atomically(settings.landing_dir, content, name=f"{source.stem}-{stamp}.jsonl")
         )
     return landed
 
