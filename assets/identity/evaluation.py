@@ -22,12 +22,21 @@ from rapidfuzz.distance import JaroWinkler
 from assets.identity.generator import GeneratorConfig, IdentityDataset, generate_identity_dataset
 from assets.identity.prepare import company_key, country_key, domain_key, prepare_lead_accounts
 from assets.identity.rules import domain_owners
-from assets.identity.scoring import Thresholds, dedupe_people, score_accounts
+from assets.identity.scoring import (
+    Thresholds,
+    cluster_people,
+    dedupe_people,
+    person_candidate_pairs,
+    score_accounts,
+)
 from assets.identity.splink_models import ACCOUNT_MODEL_PATH, PERSON_MODEL_PATH
+from common.domains import email_key
 
 PERSON_F1_TARGET = 0.97
 ACCOUNT_PRECISION_TARGET = 0.995
 ACCOUNT_RECALL_TARGET = 0.95
+# Known contacts: a lead whose email key equals its CRM contact's is linked to that contact.
+CONTACT_LINK_RECALL_TARGET = 0.99
 # Evaluate on a seed the shipped models were not trained on (training uses seed 7).
 EVALUATION_SEED = 20_251_125
 
@@ -110,6 +119,25 @@ class AccountScores(BaseModel):
         )
 
 
+class ContactLinkScores(BaseModel):
+    """Leads of people already in the CRM as contacts, scored the way the pipeline does (new leads against
+    the contacts, resolve.resolve_batch's rules included). `labelled` are those whose email key equals
+    their contact's (phone, `+tags` and case may differ); `linked` ended up with their own contact."""
+
+    labelled: int
+    linked: int
+    all_contact_leads: int
+    all_linked: int
+
+    @property
+    def recall(self) -> float:
+        return self.linked / self.labelled if self.labelled else 1.0
+
+    @property
+    def all_recall(self) -> float:
+        return self.all_linked / self.all_contact_leads if self.all_contact_leads else 1.0
+
+
 class IdentityEvaluation(BaseModel):
     seed: int
     records: int
@@ -117,11 +145,16 @@ class IdentityEvaluation(BaseModel):
     person_clusters: PairwiseScores
     person_edges: PairwiseScores
     accounts: AccountScores
+    contacts: ContactLinkScores
     seconds: float
 
     @property
     def passed(self) -> bool:
-        return self.person_clusters.f1 >= PERSON_F1_TARGET and self.accounts.passed
+        return (
+            self.person_clusters.f1 >= PERSON_F1_TARGET
+            and self.accounts.passed
+            and self.contacts.recall >= CONTACT_LINK_RECALL_TARGET
+        )
 
     def format(self) -> str:
         pc, pe, a = self.person_clusters, self.person_edges, self.accounts
@@ -138,6 +171,11 @@ class IdentityEvaluation(BaseModel):
                 f"[{mark(pc.f1 >= PERSON_F1_TARGET)} target F1 >= {PERSON_F1_TARGET}]  "
                 f"pairs true {pc.true_pairs:,} predicted {pc.predicted_pairs:,}",
                 f"  person dedupe (edges)     P {pe.precision:.4f}  R {pe.recall:.4f}  F1 {pe.f1:.4f}",
+                f"  contact link, same email key: R {self.contacts.recall:.4f} "
+                f"({self.contacts.linked:,} of {self.contacts.labelled:,})  "
+                f"[{mark(self.contacts.recall >= CONTACT_LINK_RECALL_TARGET)} target R >= "
+                f"{CONTACT_LINK_RECALL_TARGET}]; all leads of contacts R {self.contacts.all_recall:.4f} "
+                f"({self.contacts.all_linked:,} of {self.contacts.all_contact_leads:,})",
                 f"  account match, domain leads (auto-link allowed): P {a.precision:.4f}  "
                 f"R {a.auto_link_recall:.4f} "
                 f"({a.domain_linked_correct:,} of {a.domain_leads_with_account:,})  "
@@ -280,6 +318,49 @@ def account_scores(
     )
 
 
+def contact_link_scores(
+    dataset: IdentityDataset,
+    person_model_path: Path = PERSON_MODEL_PATH,
+    *,
+    auto_link: float = 0.95,
+    review: float = 0.60,
+) -> ContactLinkScores:
+    """Score every lead against the CRM contacts as one pipeline batch and count contact links."""
+    contacts = dataset.contacts.assign(record_id="contact:" + dataset.contacts["record_id"].astype(str))
+    pairs = person_candidate_pairs(
+        dataset.leads,
+        contacts,
+        person_model_path,
+        min_probability=review,
+        contact_ids=set(contacts["record_id"]),
+        domain_owners=domain_owners(dataset.account_domains),
+    )
+    contact_person = {record_id: f"person_of_{record_id}" for record_id in contacts["record_id"]}
+    clusters = cluster_people(
+        dataset.leads["record_id"].astype(str), pairs, contact_person, auto_link=auto_link
+    )
+    person_of = {**contact_person, **dict(zip(clusters["record_id"], clusters["person_id"], strict=True))}
+    contact_of = dict(zip(contacts["true_person_id"], contacts["record_id"], strict=True))
+    key_of = dict(zip(contacts["record_id"], contacts["email_key"].map(email_key), strict=True))
+    labelled = linked = every = every_linked = 0
+    for record_id, person, address in zip(
+        dataset.leads["record_id"].astype(str),
+        dataset.leads["true_person_id"],
+        dataset.leads["email_key"],
+        strict=True,
+    ):
+        contact = contact_of.get(person)
+        if contact is None:
+            continue
+        hit = person_of.get(record_id) == contact_person[contact]
+        every, every_linked = every + 1, every_linked + hit
+        if email_key(address) is not None and email_key(address) == key_of[contact]:
+            labelled, linked = labelled + 1, linked + hit
+    return ContactLinkScores(
+        labelled=labelled, linked=linked, all_contact_leads=every, all_linked=every_linked
+    )
+
+
 def evaluate_identity(
     dataset: IdentityDataset | None = None,
     *,
@@ -314,5 +395,6 @@ def evaluate_identity(
         person_clusters=cluster_pairwise_scores(clusters["truth"], clusters["cluster_id"]),
         person_edges=edge_pairwise_scores(pairs, truth),
         accounts=account_scores(accounts, dataset.leads, dataset.accounts, dataset.account_domains),
+        contacts=contact_link_scores(dataset, person_model_path, auto_link=auto_link, review=review),
         seconds=time.perf_counter() - started,
     )

@@ -164,6 +164,9 @@ class GeneratorConfig(BaseModel):
     # Country field answered with HQ or IP country rather than the person's own.
     country_variation_rate: float = Field(0.03, ge=0, le=1)
     phone_given_rate: float = Field(0.5, ge=0, le=1)
+    # A given phone that is not the one on file (mobile vs desk line, new number): drawn from its own
+    # random stream so every other column of a seed stays as it was before this rate existed.
+    phone_change_rate: float = Field(0.15, ge=0, le=1)
     country_missing_rate: float = Field(0.05, ge=0, le=1)
     case_mess_rate: float = Field(0.3, ge=0, le=1)
 
@@ -462,6 +465,11 @@ def generate_identity_dataset(config: GeneratorConfig | None = None) -> Identity
         _lead_row(rng, config, person, accounts, nicknames, n, at)
         for n, (at, person) in enumerate(submissions, start=1)
     ]
+
+    phones = random.Random(f"{config.seed}:phone")
+    for lead in leads:
+        if lead["phone_e164"] is not None and phones.random() < config.phone_change_rate:
+            lead["phone_e164"] = f"{lead['phone_e164'][:-7]}{phones.randrange(1_000_000, 9_999_999)}"
 
     contacts_df = pd.DataFrame(contacts, columns=list(_contact_row(people[0]).keys()))
     leads_df = pd.DataFrame(leads)
