@@ -32,13 +32,15 @@ GUARD_NAMES = ("candidate_pair_volume", "largest_cluster", "auto_link_share")
 
 class IdentityResolver(ConfigurableResource):
     """Match thresholds and guard-rail limits (settings: LEADOPS_IDENTITY_AUTO_LINK, _REVIEW,
-    _MAX_CANDIDATE_PAIRS, _MAX_CLUSTER_SIZE, _MAX_AUTO_LINK_SHARE)."""
+    _MAX_CANDIDATE_PAIRS, _MAX_CLUSTER_SIZE, _MAX_AUTO_LINK_SHARE); `chunk_size` new events are scored at a
+    time so a backlog stays within the guard rails."""
 
     auto_link: float = 0.95
     review: float = 0.60
     max_candidate_pairs: int = 20_000_000
     max_cluster_size: int = 50
     max_auto_link_share: float = 0.9
+    chunk_size: int = 5_000
 
     @model_validator(mode="after")
     def _review_band_below_auto_link(self) -> "IdentityResolver":
@@ -103,11 +105,13 @@ def lead_identities(context: AssetExecutionContext, warehouse: DuckDBResource, i
     """Score new events with the saved splink models (never retrains) and persist person ids."""
     at = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.get_connection() as con:
-        outcome = resolve_pending_events(con, identity.policy(), context.run_id, at)
+        outcome = resolve_pending_events(con, identity.policy(), context.run_id, at, log=context.log.info)
     for problem in outcome.problems:
         context.log.warning(problem)
     if not outcome.written:
-        context.log.error("identity guard rail failed: nothing written for this batch")
+        context.log.error(
+            "identity guard rail failed: the failing chunk and the ones after it are not written"
+        )
     yield from _check_results(outcome.guards)
     matches = outcome.resolution.event_matches if outcome.resolution is not None else pd.DataFrame()
     assignments = outcome.resolution.assignments if outcome.resolution is not None else pd.DataFrame()

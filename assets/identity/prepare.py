@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from cleanco import prepare_default_terms
 
-from common.domains import email_key
+from common.domains import email_key, registrable_domain
 
 PERSON_INPUT_COLUMNS: tuple[str, ...] = (
     "record_id",
@@ -240,8 +240,9 @@ def prepare_lead_accounts(df: pd.DataFrame, what: str = "leads") -> pd.DataFrame
     ids = df["record_id"].astype("string")
     _require_unique_ids(ids, what)
     keys = _mapped(df["email_key"], email_key)
+    # The registrable domain, as the CRM keeps it: jane@de.acme.com belongs to acme.com.
     domains = [
-        None if key is None or bool(free) else key.split("@", 1)[1]
+        None if key is None or bool(free) else registrable_domain(key.split("@", 1)[1])
         for key, free in zip(keys, df["is_free_email"].fillna(False), strict=True)
     ]
     return pd.DataFrame(

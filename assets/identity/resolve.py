@@ -71,6 +71,9 @@ class IdentityPolicy(BaseModel):
     max_candidate_pairs: int = 20_000_000
     max_cluster_size: int = 50
     max_auto_link_share: float = 0.9
+    # New events scored per chunk (warehouse.resolve_pending_events): 1k new leads against 100k records
+    # make ~3.7k candidate pairs, so 5,000 per chunk stays far below max_candidate_pairs.
+    chunk_size: int = 5_000
 
     @property
     def thresholds(self) -> Thresholds:

@@ -2,6 +2,7 @@
 the warehouse has not resolved yet. Used by the Dagster asset and by tests that build a warehouse by hand."""
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -153,33 +154,9 @@ class BatchOutcome:
     written: bool
 
 
-def resolve_pending_events(con, policy: IdentityPolicy, run_id: str, at: datetime) -> BatchOutcome:
-    """Apply pending unmerges, then score and persist every event without a person yet (one transaction).
-
-    Nothing is written but the guard results when a guard rail fails.
-    """
-    con.execute(IDENTITY_DDL)
-    events, open_rows, contacts, accounts, account_domains = _read_inputs(con)
-    current = dict(zip(open_rows["record_id"], open_rows["person_id"], strict=True))
-    unmerge_rows, unmerge_closed, problems = unmerge_assignments(_pending_unmerges(con), current, at)
-    current.update(dict(zip(unmerge_rows["record_id"], unmerge_rows["person_id"], strict=True)))
-    pinned = set(open_rows.loc[open_rows["change"] == "unmerged", "record_id"]) | set(
-        unmerge_rows["record_id"]
-    )
-
-    is_new = ~events["record_id"].isin(current.keys())
-    new_events, earlier = events[is_new].reset_index(drop=True), events[~is_new].reset_index(drop=True)
-    try:
-        resolution = resolve_batch(
-            new_events, earlier, contacts, accounts, account_domains, current, pinned, policy, at
-        )
-    except GuardRailError as error:
-        _record_guards(con, run_id, [error.result], at)
-        return BatchOutcome(None, len(new_events), 0, [*problems, str(error)], [error.result], False)
-
-    _record_guards(con, run_id, resolution.guards, at)
-    if not resolution.guards_passed:
-        return BatchOutcome(resolution, len(new_events), 0, problems, resolution.guards, False)
+def _write_resolution(
+    con, resolution: Resolution, unmerge_rows: pd.DataFrame, unmerge_closed: list[str], at: datetime
+) -> None:
     con.execute("begin transaction")
     try:
         _close(con, unmerge_closed + resolution.closed_record_ids, at)
@@ -200,4 +177,84 @@ def resolve_pending_events(con, policy: IdentityPolicy, run_id: str, at: datetim
     except Exception:
         con.execute("rollback")
         raise
-    return BatchOutcome(resolution, len(new_events), len(unmerge_rows), problems, resolution.guards, True)
+
+
+def _combined(resolutions: list[Resolution]) -> Resolution | None:
+    if not resolutions:
+        return None
+    return Resolution(
+        pd.concat([r.event_matches for r in resolutions], ignore_index=True),
+        pd.concat([r.assignments for r in resolutions], ignore_index=True),
+        [record_id for r in resolutions for record_id in r.closed_record_ids],
+        [guard for r in resolutions for guard in r.guards],
+    )
+
+
+def resolve_pending_events(
+    con, policy: IdentityPolicy, run_id: str, at: datetime, log: Callable[[str], None] | None = None
+) -> BatchOutcome:
+    """Apply pending unmerges, then score and persist every event without a person yet.
+
+    Pending events are scored in arrival order in chunks of `policy.chunk_size`, one after another: each
+    chunk is scored against everything before it (earlier chunks included) and committed in its own
+    transaction. A 50,000-event backlog as one batch made 170M candidate pairs (the within-batch name
+    blocks grow quadratically) and tripped the pair-volume guard on every later run; in chunks each
+    scoring stays within the guard rails. When a guard fails, that chunk and the ones after it are not
+    written (the guard results are); the chunks before it stay written, so the next run resumes there.
+    """
+    say = log or (lambda _message: None)
+    con.execute(IDENTITY_DDL)
+    events, open_rows, contacts, accounts, account_domains = _read_inputs(con)
+    current = dict(zip(open_rows["record_id"], open_rows["person_id"], strict=True))
+    unmerge_rows, unmerge_closed, problems = unmerge_assignments(_pending_unmerges(con), current, at)
+    current.update(dict(zip(unmerge_rows["record_id"], unmerge_rows["person_id"], strict=True)))
+    pinned = set(open_rows.loc[open_rows["change"] == "unmerged", "record_id"]) | set(
+        unmerge_rows["record_id"]
+    )
+
+    is_new = ~events["record_id"].isin(current.keys())
+    new_events, earlier = events[is_new].reset_index(drop=True), events[~is_new].reset_index(drop=True)
+    size = max(1, policy.chunk_size)
+    chunks = [new_events.iloc[i : i + size].reset_index(drop=True) for i in range(0, len(new_events), size)]
+    if not chunks:  # Unmerges still apply when no event is new.
+        chunks = [new_events]
+    done: list[Resolution] = []
+    for number, chunk in enumerate(chunks, start=1):
+        try:
+            resolution = resolve_batch(
+                chunk, earlier, contacts, accounts, account_domains, current, pinned, policy, at
+            )
+        except GuardRailError as error:
+            resolution = Resolution(
+                pd.DataFrame(columns=EVENT_MATCH_COLUMNS),
+                pd.DataFrame(columns=ASSIGNMENT_COLUMNS),
+                [],
+                [error.result],
+            )
+            problems = [*problems, str(error)]
+        if not resolution.guards_passed:
+            _record_guards(con, run_id, resolution.guards, at)
+            say(f"identity chunk {number}/{len(chunks)} ({len(chunk):,} events): a guard rail failed")
+            combined = _combined([*done, resolution])
+            applied = len(unmerge_rows) if done else 0
+            return BatchOutcome(combined, len(new_events), applied, problems, combined.guards, False)
+        _record_guards(con, run_id, resolution.guards, at)
+        first = not done
+        _write_resolution(
+            con,
+            resolution,
+            unmerge_rows if first else unmerge_rows.iloc[0:0],
+            unmerge_closed if first else [],
+            at,
+        )
+        done.append(resolution)
+        current.update(
+            dict(zip(resolution.assignments["record_id"], resolution.assignments["person_id"], strict=True))
+        )
+        earlier = pd.concat([earlier, chunk], ignore_index=True)
+        say(
+            f"identity chunk {number}/{len(chunks)}: {len(chunk):,} events resolved, "
+            f"{sum(len(r.event_matches) for r in done):,} of {len(new_events):,} so far"
+        )
+    combined = _combined(done)
+    return BatchOutcome(combined, len(new_events), len(unmerge_rows), problems, combined.guards, True)
