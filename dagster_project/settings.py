@@ -240,14 +240,20 @@ class Settings:
     def prepare_home(self) -> None:
         """Create the data home and a DAGSTER_HOME whose dagster.yaml turns telemetry off.
 
-        Called by the commands that run something, never at import."""
+        The home holds personal data (leads, CRM, caches, overrides): it is made private to this user,
+        folders 700 and files 600, including what an earlier version or another umask left readable.
+        The CLI also sets a 077 umask, so files created later start private. Called by the commands that
+        run something, never at import."""
         import shutil
 
         for directory in (self.landing_dir, self.archive_dir, self.dagster_home):
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         instance_yaml = self.dagster_home / "dagster.yaml"
         if not instance_yaml.exists():
             shutil.copyfile(REPO_ROOT / "dagster.yaml", instance_yaml)
+        _make_private(self.home)
+        if not self.dagster_home.is_relative_to(self.home):
+            _make_private(self.dagster_home)
 
     def export_environment(self) -> None:
         """Share the one warehouse path and the policy folder with dbt and Dagster child processes."""
@@ -255,6 +261,18 @@ class Settings:
         os.environ["LEADOPS_WAREHOUSE_PATH"] = str(self.warehouse_path)
         os.environ["LEADOPS_POLICY_DIR"] = self.policy_dir
         os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+
+
+def _make_private(root: Path) -> None:
+    """Take group and other permissions off `root` and everything under it that this user owns."""
+    for folder, _, files in os.walk(root):
+        for path in (Path(folder), *(Path(folder) / name for name in files)):
+            try:
+                mode = path.lstat().st_mode
+                if mode & 0o077 and not path.is_symlink() and path.stat().st_uid == os.getuid():
+                    path.chmod(mode & 0o700)
+            except (FileNotFoundError, PermissionError):
+                continue  # removed meanwhile (a landed file archived) or not ours to change
 
 
 def _cron(expression: str) -> str:

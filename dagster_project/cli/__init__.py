@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,22 +64,54 @@ def load_definitions(settings: Settings) -> None:
 
 
 def run_pipeline(settings: Settings, files: Sequence[str] | None = None):
-    """Run `process_leads` in this process, recorded in the Dagster instance like sensor-launched runs."""
+    """Run `process_leads` in this process, recorded in the Dagster instance like sensor-launched runs.
+
+    Runs recorded as in flight whose process is gone are marked failed first. The run holds the run lock
+    (dagster_project/run_lock.py) that daemon-launched runs take too, so a second `leadops run`, or one
+    started while the daemon's run writes, waits with a message instead of failing on the DuckDB lock.
+    The run is tagged with this process's pid and host, which the sensors check when it seems in flight:
+    an in-process run has no launcher that run monitoring could ask about it."""
     from dagster import DagsterInstance
+
+    from dagster_project.run_lock import (
+        RunLockTimeout,
+        describe_this_process,
+        hold_run_lock,
+        run_lock_path,
+    )
+    from sensors.runs import HOST_TAG, PID_TAG, reclaim_dead_runs
 
     settings.prepare_home()
     load_definitions(settings)
     from dagster_project.definitions import defs
 
-    wait_for_warehouse(settings.warehouse_path)
     job = defs.resolve_job_def("process_leads")
     run_config = {
         "ops": {"raw_inbound_events": {"config": {"files": list(files or [])}}},
         # Step-by-step DEBUG events belong in the UI; the terminal shows warnings and the summary.
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
+    tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), "leadops/trigger": "cli"}
     with DagsterInstance.get() as instance:
-        return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        for dead in reclaim_dead_runs(instance):
+            print(f"leadops: {dead.reason}", file=sys.stderr)
+        try:
+            with hold_run_lock(
+                run_lock_path(settings.home),
+                describe_this_process("`leadops run`"),
+                on_wait=_announce_wait,
+            ):
+                # Other writers (an asset materialized from the UI) take no run lock.
+                wait_for_warehouse(settings.warehouse_path)
+                return job.execute_in_process(
+                    run_config=run_config, instance=instance, raise_on_error=False, tags=tags
+                )
+        except RunLockTimeout as error:
+            raise CliError(str(error)) from error
+
+
+def _announce_wait(holder: str) -> None:
+    print(f"Waiting for the run in progress ({holder}) to finish ...", file=sys.stderr)
 
 
 def land_files(settings: Settings, sources: Sequence[Path]) -> list[Path]:
@@ -151,11 +185,30 @@ def decisions_frame(con):
     return con.execute("select * from marts.lead_decisions order by first_received_at, lead_id").df()
 
 
+# OWASP CSV injection: a spreadsheet runs a cell that starts with one of these as a formula (a lead can
+# type `=HYPERLINK(...)` into a form field); a leading single quote makes it text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object, *, csv: bool) -> object:
+    """A text cell as an export may carry it: never a NUL byte and, in CSV, never a formula."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "")
+    if csv and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def print_frame(frame, output_format: str) -> None:
-    if output_format == "json":
-        print(frame.to_json(orient="records", date_format="iso", indent=2))
-    else:
+    csv = output_format != "json"
+    frame = frame.copy()
+    for column in frame.select_dtypes(include=["object", "string"]).columns:
+        frame[column] = frame[column].map(lambda value: neutralise_cell(value, csv=csv))
+    if csv:
         frame.to_csv(sys.stdout, index=False)
+    else:
+        print(frame.to_json(orient="records", date_format="iso", indent=2))
 
 
 def summary_text(con, batch_id: str | None = None) -> str:
@@ -358,11 +411,10 @@ def cmd_run(args, settings: Settings) -> int:
     skipped = [event.step_key for event in result.all_events if event.is_step_skipped]
     if not result.success or skipped:
         print(
-            f"Run {result.run_id} did not finish: failed {', '.join(failed) or 'none'};"
-            f" skipped {', '.join(skipped) or 'none'}",
+            f"leadops: run {result.run_id} did not finish: failed {', '.join(failed) or 'none'};"
+            f" skipped {', '.join(skipped) or 'none'}; `leadops dev` opens the Dagster UI to see why",
             file=sys.stderr,
         )
-        print("Open the Dagster UI (`leadops dev`) to see why and rerun the step.", file=sys.stderr)
         return 1
     with open_reader(settings) as con:
         print(summary_text(con, batch_id))
@@ -416,7 +468,7 @@ def cmd_explain(args, settings: Settings) -> int:
 
 
 def cmd_crm_import(args, settings: Settings) -> int:
-    from integrations.crm.csv_import import import_crm_csvs
+    from integrations.crm.csv_import import CsvFormatError, import_crm_csvs
     from integrations.crm.embedded import EmbeddedCrm
 
     settings.prepare_home()
@@ -432,7 +484,10 @@ def cmd_crm_import(args, settings: Settings) -> int:
     missing = [str(path) for path in paths.values() if path is not None and not path.is_file()]
     if missing:
         raise CliError(f"no such file: {', '.join(missing)}")
-    report = import_crm_csvs(EmbeddedCrm(settings.crm_path), **paths)
+    try:
+        report = import_crm_csvs(EmbeddedCrm(settings.crm_path), **paths)
+    except CsvFormatError as error:
+        raise CliError(f"nothing imported: {error}") from error
     print(report.format())
     return 1 if report.rejected else 0
 
@@ -488,6 +543,9 @@ def cmd_serve(args, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadops", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (accepted anywhere on the line)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     register_override_commands(commands)
@@ -509,11 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         reader = commands.add_parser(name, help=text)
         reader.add_argument("--format", choices=("csv", "json"), default="csv")
-        reader.set_defaults(handler=handler)
+        reader.set_defaults(handler=handler, read_only=True)
 
     explain = commands.add_parser("explain", help="one lead's path: events, match, rule, owner, states, CRM")
     explain.add_argument("lead", help="lead id or email address")
-    explain.set_defaults(handler=cmd_explain)
+    explain.set_defaults(handler=cmd_explain, read_only=True)
 
     crm = commands.add_parser("crm", help="the embedded CRM")
     crm_commands = crm.add_subparsers(dest="crm_command", required=True)
@@ -545,19 +603,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+# What a command that only reads results needs from the environment: where the data home is.
+_READER_VARIABLES = ("LEADOPS_HOME", "DAGSTER_HOME", "LEADOPS_POLICY_DIR", "LEADOPS_ACTOR")
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """Every setting, validated; a command that only reads results (events, decisions, explain, override
+    list) warns about a bad unrelated setting (a sensor interval, an LLM option) and goes on."""
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
+    except SettingsError as error:
+        if not getattr(args, "read_only", False):
+            raise
+        print(f"leadops: warning: {error} (ignored: this command only reads results)", file=sys.stderr)
+        return Settings.from_env({name: os.environ[name] for name in _READER_VARIABLES if name in os.environ})
+
+
+def _one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Every error is one line on stderr and a non-zero exit (2: input to fix, 1: anything else);
+    `--debug` anywhere on the line adds the traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([arg for arg in argv if arg != "--debug"])
+    # What LeadOps writes (warehouse, CRM, caches, overrides, landed leads) holds personal data: for this
+    # user only. Child processes (`leadops dev`: webserver, daemon, run workers) inherit the mask.
+    previous_umask = os.umask(0o077)
+    try:
+        settings = settings_for(args)
         settings.export_environment()
         return args.handler(args, settings)
     except (CliError, SettingsError) as error:
-        print(f"leadops: {error}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        print(f"leadops: {_one_line(error)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # Output piped into `head` and the like: stop quietly, as other command-line tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print("leadops: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"leadops: {type(error).__name__}: {_one_line(error)}"
+            " (`leadops --debug ...` shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        os.umask(previous_umask)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 The run is the warehouse's only writer, so these commands append one validated line to
 `$LEADOPS_HOME/overrides/overrides.csv`; the next run (`leadops run`, or the overrides sensor under the
-daemon) loads it. Existence of leads, owners, accounts and events is checked against the read-only copy of
-the warehouse when there is one; a miss is a warning, because an override may be recorded before the lead
-it concerns has been processed.
+daemon) loads it. Leads, owners, accounts, events and teams are checked against the read-only copy of the
+warehouse (its CRM snapshot for owners and accounts): an id that copy does not know is refused with the
+reason, since an override of a mistyped id would silently apply to nothing. When the ids cannot be checked
+yet (no run has published results, or the table is not there), the command says so and records the
+override; `--allow-unknown` records one for an id the next run is expected to bring.
 
 Wire into `dagster_project.cli.build_parser`:
     register_override_commands(commands)
@@ -17,6 +19,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,36 +109,52 @@ def _read_file(settings: Settings) -> ParsedOverrides:
     return parse_overrides(read_snapshot(_file_of(settings)).text())
 
 
-# ---------------------------------------------------------------- warehouse look-ups (warnings only)
+# ---------------------------------------------------------------- warehouse look-ups
 
 
-def _existence_warnings(settings: Settings, override: Override) -> list[str]:
-    """What the last published results say about the targets; empty when all is known and fine."""
+@dataclass(frozen=True)
+class TargetCheck:
+    """What the last published results say about the ids an override names."""
+
+    problems: list[str]  # ids the results know to be wrong: the override is refused
+    unchecked: list[str]  # what could not be checked, and why: the override is recorded
+
+
+def check_targets(settings: Settings, override: Override) -> TargetCheck:
+    checks = _lookups_for(override)
+    if not checks:
+        return TargetCheck([], [])
     reader_path = settings.reader_warehouse_path
     if not reader_path.exists():
-        return [f"no published results yet ({reader_path}); ids were not checked against the warehouse"]
+        return TargetCheck(
+            [], [f"ids not checked yet: no run has published results ({reader_path} does not exist)"]
+        )
     import duckdb
 
-    checks = _lookups_for(override)
-    warnings: list[str] = []
+    problems: list[str] = []
+    unchecked: list[str] = []
     try:
         with duckdb.connect(str(reader_path), read_only=True) as con:
             for query, parameter, problem in checks:
                 try:
                     row = con.execute(query, [parameter]).fetchone()
                 except duckdb.CatalogException:
+                    table = query.split(" from ", 1)[1].split()[0]
+                    unchecked.append(f"{parameter} not checked: the last published results have no {table}")
                     continue
                 if row is None or row[0] is False:
-                    warnings.append(problem)
+                    problems.append(problem)
     except duckdb.Error as error:
-        return [f"could not read {reader_path} to check ids ({error}); recorded anyway"]
-    return warnings
+        return TargetCheck([], [f"ids not checked: could not read {reader_path} ({error})"])
+    return TargetCheck(problems, unchecked)
 
 
 def _lookups_for(override: Override) -> list[tuple[str, str, str]]:
-    """(query returning a row when fine, parameter, warning otherwise) for each id the override names."""
-    later = "it is recorded and applies once that id appears"
+    """(query returning a row when fine, parameter, problem otherwise) for each id the override names."""
+    later = "check the id, or pass --allow-unknown if the next run brings it"
     lookups: list[tuple[str, str, str]] = []
+    if override.action is Action.REVOKE:
+        return lookups  # a mistaken override must stay revocable, whatever it named
     target = override.target_id or ""
     if override.scope is Scope.LEAD:
         lookups.append(
@@ -220,9 +239,18 @@ def describe_effect(override: Override, revoked: Override | None = None) -> str:
     raise AssertionError(f"unhandled action {override.action}")
 
 
-def _record(settings: Settings, override: Override, revoked: Override | None = None) -> int:
-    for warning in _existence_warnings(settings, override):
-        print(f"warning: {warning}", file=sys.stderr)
+def _record(
+    settings: Settings,
+    override: Override,
+    revoked: Override | None = None,
+    *,
+    allow_unknown: bool = False,
+) -> int:
+    checked = check_targets(settings, override)
+    if checked.problems and not allow_unknown:
+        raise OverrideInputError("; ".join(checked.problems) + " (nothing recorded)")
+    for note in checked.unchecked + checked.problems:
+        print(f"warning: {note}", file=sys.stderr)
     path = _file_of(settings)
     append_override(path, override)
     print(f"Recorded {override.override_id} in {path} ({override.action} by {override.actor}).")
@@ -249,7 +277,7 @@ def cmd_override_reroute(args: argparse.Namespace, settings: Settings) -> int:
         value=value,
         reason=args.reason,
     )
-    return _record(settings, override)
+    return _record(settings, override, allow_unknown=args.allow_unknown)
 
 
 @_reports_input_errors
@@ -262,7 +290,7 @@ def cmd_override_reclassify(args: argparse.Namespace, settings: Settings) -> int
         value=args.intent,
         reason=args.reason,
     )
-    return _record(settings, override)
+    return _record(settings, override, allow_unknown=args.allow_unknown)
 
 
 @_reports_input_errors
@@ -275,7 +303,7 @@ def cmd_override_disqualify(args: argparse.Namespace, settings: Settings) -> int
         value=None,
         reason=args.reason,
     )
-    return _record(settings, override)
+    return _record(settings, override, allow_unknown=args.allow_unknown)
 
 
 def _pause_scope(args: argparse.Namespace) -> tuple[Scope, str | None]:
@@ -297,7 +325,7 @@ def cmd_override_pause(args: argparse.Namespace, settings: Settings) -> int:
         value=None,
         reason=args.reason,
     )
-    return _record(settings, override)
+    return _record(settings, override, allow_unknown=args.allow_unknown)
 
 
 @_reports_input_errors
@@ -314,7 +342,7 @@ def cmd_override_resume(args: argparse.Namespace, settings: Settings) -> int:
     if not is_paused(_read_file(settings), scope, target_id):
         where = f"{scope} {target_id}" if target_id else str(scope)
         print(f"warning: no pause is in force for {where}; recording the resume anyway", file=sys.stderr)
-    return _record(settings, override)
+    return _record(settings, override, allow_unknown=args.allow_unknown)
 
 
 def is_paused(parsed: ParsedOverrides, scope: Scope, target_id: str | None) -> bool:
@@ -342,7 +370,7 @@ def cmd_override_correct(args: argparse.Namespace, settings: Settings) -> int:
         value=f"{args.field}={args.value}",
         reason=args.reason,
     )
-    return _record(settings, override)
+    return _record(settings, override, allow_unknown=args.allow_unknown)
 
 
 @_reports_input_errors
@@ -426,7 +454,7 @@ def cmd_identity_unmerge(args: argparse.Namespace, settings: Settings) -> int:
         value=None,
         reason=args.reason,
     )
-    return _record(settings, override)
+    return _record(settings, override, allow_unknown=args.allow_unknown)
 
 
 # ---------------------------------------------------------------- explain
@@ -486,6 +514,11 @@ order by o.created_at, o.line_number
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", required=True, help="why the automation's answer is overridden")
     parser.add_argument("--actor", help=f"who decides (default: ${ACTOR_ENV}, else your login)")
+    parser.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="record it even if the last published results do not know the id (the next run brings it)",
+    )
 
 
 def _add_target_choice(parser: argparse.ArgumentParser) -> None:
@@ -548,7 +581,7 @@ def register_override_commands(commands: argparse._SubParsersAction) -> None:
 
     listing = actions.add_parser("list", help="every override, revoked ones marked, and rejected lines")
     listing.add_argument("--target", help="only overrides of this lead/account/event id")
-    listing.set_defaults(handler=cmd_override_list)
+    listing.set_defaults(handler=cmd_override_list, read_only=True)
 
 
 def register_identity_commands(commands: argparse._SubParsersAction) -> None:

@@ -55,7 +55,7 @@ def test_reroute_writes_one_row_and_says_what_the_next_run_does(home, capsys):
         "ann.operator",
     )
     assert written.override_id in out.out and "owner own_7" in out.out and "leadops run" in out.out
-    assert "no published results yet" in out.err
+    assert "ids not checked yet: no run has published results" in out.err
 
 
 def test_every_command_records_its_action(home):
@@ -131,18 +131,50 @@ def test_a_broken_header_stops_the_cli_with_exit_2(home, capsys):
     assert path.read_text() == "id,when,who\n"
 
 
-def test_ids_are_checked_against_the_published_results_as_warnings(home, capsys):
+def publish(home, *statements: str) -> None:
     reader = Settings.from_env().reader_warehouse_path
     reader.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(reader)) as con:
-        con.execute("create schema marts; create schema crm")
-        con.execute("create table marts.lead_decisions as select 'lead_known' as lead_id")
-        con.execute("create table crm.owners as select 'own_gone' as owner_id, false as active")
-    assert leadops("override", "reroute", "--lead", "lead_new", "--owner", "own_gone", "--reason", "r") == 0
-    warnings = capsys.readouterr().err
-    assert "no lead lead_new" in warnings and "owner own_gone is unknown or inactive" in warnings
+        for statement in statements:
+            con.execute(statement)
+
+
+def test_an_unknown_lead_or_inactive_owner_is_refused_with_the_reason(home, capsys):
+    publish(
+        home,
+        "create schema marts; create schema crm",
+        "create table marts.lead_decisions as select 'lead_known' as lead_id",
+        "create table crm.owners as select 'own_gone' as owner_id, false as active",
+    )
+    assert leadops("override", "reroute", "--lead", "lead_new", "--owner", "own_gone", "--reason", "r") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "no lead lead_new" in err and "owner own_gone is unknown or inactive" in err
+    assert "nothing recorded" in err and not overrides_path(home).exists()
     assert leadops("override", "disqualify", "--lead", "lead_known", "--reason", "r") == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_allow_unknown_records_an_override_for_an_id_the_next_run_brings(home, capsys):
+    publish(home, "create schema marts", "create table marts.lead_decisions as select 'l0' as lead_id")
+    assert leadops("override", "disqualify", "--lead", "lead_new", "--reason", "r", "--allow-unknown") == 0
+    assert "warning: no lead lead_new" in capsys.readouterr().err
+    assert [o.target_id for _, o in overrides(home).accepted] == ["lead_new"]
+
+
+def test_ids_that_cannot_be_checked_yet_are_recorded_with_a_clear_note(home, capsys):
+    assert leadops("override", "pause", "--account", "acc_1", "--reason", "r") == 0
+    assert "ids not checked yet: no run has published results" in capsys.readouterr().err
+    publish(home, "create schema marts")
+    assert leadops("override", "pause", "--account", "acc_1", "--reason", "r") == 0
+    assert "acc_1 not checked: the last published results have no crm.accounts" in capsys.readouterr().err
+
+
+def test_a_revoke_is_never_refused_for_the_id_it_names(home):
+    leadops("override", "disqualify", "--lead", "typo", "--reason", "r")
+    [(_, mistake)] = overrides(home).accepted
+    publish(home, "create schema marts", "create table marts.lead_decisions as select 'l0' as lead_id")
+    assert leadops("override", "revoke", mistake.override_id, "--reason", "typo") == 0
 
 
 def test_explain_lists_loaded_overrides_and_the_ones_waiting_for_a_run(home):
