@@ -165,6 +165,8 @@ def _text(field: str) -> Any:
 EmployeesText = Annotated[
     Annotated[StrictStr, StringConstraints(max_length=FIELD_LIMITS["employees"].max_chars)] | None,
     BeforeValidator(_employees_as_text, json_schema_input_type=str | int | float | None),
+    # The input schema above replaces the string one, so its limit is restated (it applies to strings).
+    Field(json_schema_extra={"maxLength": FIELD_LIMITS["employees"].max_chars}),
 ]
 
 # RFC 3339 date-time: full date, "T" (or a space, which RFC 3339 allows), time, mandatory offset or Z.

@@ -4,6 +4,7 @@ line and raw text, and every file after it is still processed."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -204,3 +205,38 @@ def test_a_warehouse_from_before_conflicting_redeliveries_accepts_them_after_mig
         ("conflicting_redelivery",),  # f.jsonl line 2
         ("accepted",),  # old.jsonl, kept through the table's rebuild
     ]
+
+
+def test_a_file_with_an_unfinished_last_line_waits_then_its_tail_is_quarantined(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    path = landing / "slow.jsonl"
+    path.write_bytes(json.dumps(event("e1")).encode() + b'\n{"event_id": "e2", "sou')
+    written = NOW.timestamp() - 60
+    os.utime(path, (written, written))
+
+    held = ingest(con, landing)
+
+    assert held.held_files.keys() == {"slow.jsonl"} and held.lines == 0 and path.exists()
+
+    old = NOW.timestamp() - 600
+    os.utime(path, (old, old))
+    done = ingest(con, landing, "b2")
+
+    assert (done.accepted, done.quarantined, done.held_files) == (1, 1, {})
+    assert quarantine(con)[2][1].startswith("partial_last_line: ")
+
+
+def test_a_producer_that_finishes_its_line_gets_every_event_accepted(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    path = landing / "slow.jsonl"
+    path.write_bytes(json.dumps(event("e1")).encode() + b'\n{"event_id": "e2", "sou')
+    os.utime(path, (NOW.timestamp(), NOW.timestamp()))
+    ingest(con, landing)
+    path.write_bytes(json.dumps(event("e1")).encode() + b"\n" + json.dumps(event("e2")).encode() + b"\n")
+    os.utime(path, (NOW.timestamp(), NOW.timestamp()))
+
+    summary = ingest(con, landing, "b2")
+
+    assert (summary.accepted, summary.quarantined) == (2, 0)

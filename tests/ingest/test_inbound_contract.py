@@ -9,6 +9,8 @@ import pytest
 
 from assets.ingest.contract import (
     CONTRACT_VERSION,
+    FIELD_LIMITS,
+    MAX_LINE_BYTES,
     SCHEMA_PATH,
     ContractViolation,
     InboundEvent,
@@ -209,3 +211,51 @@ def test_json_schema_declares_required_fields_and_accepts_unknown_ones() -> None
 def test_model_rejects_a_source_outside_the_enum_even_when_built_directly() -> None:
     with pytest.raises(ValueError, match="source"):
         InboundEvent.model_validate({**VALID, "source": "cold_call"})
+
+
+def test_schema_states_every_field_limit_of_the_contract() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    for field, limit in FIELD_LIMITS.items():
+        parent, _, name = field.rpartition(".")
+        owner = schema["$defs"][parent.capitalize()] if parent else schema
+        declared = owner["properties"][name]
+        if limit.when_longer == "quarantine":
+            lengths = [option.get("maxLength") for option in [declared, *declared.get("anyOf", [])]]
+            assert limit.max_chars in lengths, field
+        else:
+            assert declared["x-truncated-at"] == limit.max_chars, field
+    assert schema["x-max-line-bytes"] == MAX_LINE_BYTES
+
+
+def test_identity_field_over_its_limit_is_a_violation() -> None:
+    assert "email: String should have at most 320 characters" in violation(line(email="a" * 321)).reason
+
+
+def test_free_text_over_its_limit_is_cut_and_the_cut_recorded() -> None:
+    event = parse_event_line(line(message="m" * 25_000, utm={"term": "t" * 600}))
+    assert event.message == "m" * FIELD_LIMITS["message"].max_chars
+    assert event.utm is not None and event.utm.term == "t" * 500
+    assert event.extra == {"_truncated": {"message": 25_000, "utm.term": 600}}
+
+
+@pytest.mark.parametrize(
+    ("text", "starts"),
+    [
+        (line(company="\ud800"), "invalid_json: company holds a lone UTF-16 surrogate"),
+        ('{"event_id": "e1", "n": 1e400}', "invalid_json: number '1e400' is too large"),
+        (
+            line(extra={"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}),
+            "invalid_json: ",
+        ),
+        ("x" * (MAX_LINE_BYTES + 1), "line_too_long: "),
+        (line(received_at="9999-12-31T23:59:59-14:00"), "contract_violation: received_at: "),
+        (line(received_at="2100-01-01T00:00:00Z"), "contract_violation: received_at: "),
+        (line(extra={"k": "v" * 70_000}), "contract_violation: event: extra holds 70,"),
+    ],
+)
+def test_values_no_table_or_later_step_could_handle_are_violations(text: str, starts: str) -> None:
+    assert violation(text).reason.startswith(starts)
+
+
+def test_a_huge_value_is_quoted_shortly_in_the_reason() -> None:
+    assert len(violation(line(source="s" * 100_000)).reason) < 400
