@@ -257,7 +257,7 @@ def summary_text(con, batch_id: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def explain_text(con, key: str) -> str:
+def explain_text(con, key: str, settings: Settings) -> str:
     from common.domains import email_key as email_matching_key
 
     lookup = key.strip()
@@ -270,11 +270,13 @@ def explain_text(con, key: str) -> str:
     ).fetchall()
     if not found:
         raise CliError(f"no lead with id or email {key!r}")
-    sections = [_explain_one(con, lead_id) for (lead_id,) in found]
+    sections = [_explain_one(con, lead_id, settings) for (lead_id,) in found]
     return "\n\n".join(sections)
 
 
-def _explain_one(con, lead_id: str) -> str:
+def _explain_one(con, lead_id: str, settings: Settings) -> str:
+    from dagster_project.cli.overrides import explain_override_lines
+
     decision = con.execute("select * from marts.lead_decisions where lead_id = ?", [lead_id]).df()
     out = [f"Lead {lead_id}"]
     if decision.empty:
@@ -304,7 +306,8 @@ def _explain_one(con, lead_id: str) -> str:
             f"  spam signals: {d['spam_signals'] or 'none'}",
         ]
     out += _identity_lines(con, lead_id)
-    out += _override_lines(con, lead_id, None if decision.empty else decision.iloc[0].get("account_id"))
+    # Loaded (revoked ones marked) and recorded-but-not-yet-loaded overrides, one tested implementation.
+    out += explain_override_lines(con, lead_id, settings)
     events = con.execute(
         "select e.event_id, e.source, e.received_at, e.file_name, e.line_number, e.email, e.email_normalized,"
         " e.email_key, e.company, e.company_normalized, e.country, e.country_code, e.phone, e.phone_e164,"
@@ -377,26 +380,6 @@ def _identity_lines(con, lead_id: str) -> list[str]:
     return out
 
 
-def _override_lines(con, lead_id: str, account_id: str | None) -> list[str]:
-    if not _table_exists(con, "raw", "operator_overrides"):
-        return []
-    rows = con.execute(
-        "select override_id, created_at, actor, scope, target_id, action, value, reason"
-        " from raw.operator_overrides"
-        " where (scope = 'lead' and target_id = ?) or (scope = 'account' and target_id = ?)"
-        " or scope = 'global' or (scope = 'event' and target_id in"
-        "   (select record_id from identity.person_assignments where person_id = ?))"
-        " order by created_at",
-        [lead_id, account_id, lead_id],
-    ).fetchall()
-    out = [f"  operator overrides ({len(rows)}):"]
-    for override_id, at, actor, scope, target, action, value, reason in rows:
-        out.append(
-            f"    {override_id} at {at} by {actor}: {action} {scope} {target or ''} {value or ''} — {reason}"
-        )
-    return out
-
-
 # ---------------------------------------------------------------- commands
 
 
@@ -463,7 +446,7 @@ def cmd_decisions(args, settings: Settings) -> int:
 
 def cmd_explain(args, settings: Settings) -> int:
     with open_reader(settings) as con:
-        print(explain_text(con, args.lead))
+        print(explain_text(con, args.lead, settings))
     return 0
 
 
