@@ -105,7 +105,7 @@ def lead_identities(context: AssetExecutionContext, warehouse: DuckDBResource, i
     """Score new events with the saved splink models (never retrains) and persist person ids."""
     at = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.get_connection() as con:
-        outcome = resolve_pending_events(con, identity.policy(), context.run_id, at, log=context.log.info)
+        outcome = resolve_pending_events(con, identity.policy(), context.run.run_id, at, log=context.log.info)
     for problem in outcome.problems:
         context.log.warning(problem)
     if not outcome.written:

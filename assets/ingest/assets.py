@@ -72,7 +72,7 @@ def raw_inbound_events(
     scan = landing.scan()
     wanted = set(config.files)
     files = [path for path in scan.files if not wanted or path.name in wanted]
-    batch_id = new_batch_id(context.run_id)
+    batch_id = new_batch_id(context.run.run_id)
     with warehouse.get_connection() as con:
         summary = ingest_files(
             con,

@@ -59,7 +59,7 @@ def lead_interpretations(
         llm_priced=backends.llm.priced if backends.llm else False,
         min_confidence=min_confidence,
         max_concurrency=backends.llm.max_concurrency if backends.llm else 1,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         now=_utc_now,
     )
     with warehouse.get_connection() as con:
