@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,12 +12,19 @@ from integrations.llm.client import LeadInterpreter, LLMSettings
 
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory) -> Path:
-    """One folder for the local model, shared by every test of the session: it is trained once (10-20 s)
-    and loaded from the file afterwards."""
-    from assets.interpretation.local_classifier import LocalIntentClassifier
+    """One folder for the local model, shared by every test of the session.
 
+    Training costs 10-20 s, so the model comes from the checkout's cache, the one the job itself uses (keyed
+    by the labelled data's hash, so an edit to the data retrains it), and is copied here: tests never write
+    into the cache.
+    """
+    from assets.interpretation.local_classifier import LocalIntentClassifier
+    from dagster_project.settings import INTENT_MODEL_CACHE_DIR
+
+    LocalIntentClassifier.load_or_train(INTENT_MODEL_CACHE_DIR)
     model_dir = tmp_path_factory.mktemp("intent_models")
-    LocalIntentClassifier.load_or_train(model_dir)
+    for model_file in INTENT_MODEL_CACHE_DIR.glob("local_intent_*.pkl"):
+        shutil.copy2(model_file, model_dir / model_file.name)
     return model_dir
 
 
