@@ -6,8 +6,12 @@
 -- segment_bands, country_regions, teams). To add a new KIND of rule, add a CTE here, a row in
 -- routing_rules and a unit test in _routing__models.yml.
 --
--- A candidate with a team but no owner is round-robined among the team's active owners in lead_decisions
--- (those rule ids are listed in macro round_robin_rule_ids).
+-- A candidate with a team but no owner is round-robined among the team's active owners in
+-- int_assign_round_robin_owners (those rule ids are listed in macro round_robin_rule_ids).
+--
+-- is_waiting: the winning rule reads the segment (routing_rules.waits_for_enrichment) while the lead's
+-- company lookup failed transiently; such a lead is not decided until enrichment answers or its deadline
+-- passes (then segment_unknown escalates it).
 with territories as (
     select * from {{ ref('int_assign_lead_territories') }}
 ),
@@ -350,13 +354,16 @@ ranked as (
 )
 
 select
-    lead_id,
-    rule_id,
-    disposition,
-    team,
-    owner_id,
-    reason,
-    rule_priority,
-    waits_for_enrichment
+    ranked.lead_id,
+    ranked.rule_id,
+    ranked.disposition,
+    ranked.team,
+    ranked.owner_id,
+    ranked.reason,
+    ranked.rule_priority,
+    ranked.waits_for_enrichment,
+    coalesce(ranked.waits_for_enrichment and territories.is_waiting_for_enrichment, false) as is_waiting
 from ranked
-where candidate_rank = 1
+inner join territories
+    on ranked.lead_id = territories.lead_id
+where ranked.candidate_rank = 1

@@ -1,0 +1,80 @@
+-- Round robin: new leads routed to a team without a named owner are dealt among the team's active owners
+-- (capacity 0 parks an owner). Deterministic: new leads in order of first_received_at, lead_id; owners in
+-- order of their earlier round-robin assignments, then owner_id; the k-th new lead of a team goes to owner
+-- slot k mod n. Dealing to the least-loaded owners first keeps every owner's count within 1 of the others
+-- across batches. A lead of a team with no eligible owner gets no row (lead_decisions escalates it as
+-- no_active_owner); a lead decided on an earlier run or still waiting for enrichment takes no slot.
+with rule_decisions as (
+    select * from {{ ref('int_evaluate_routing_rules') }}
+),
+
+leads as (
+    select * from {{ ref('int_assign_lead_territories') }}
+),
+
+earlier_decisions as (
+    select * from {{ ref('int_recall_lead_decisions') }}
+),
+
+owners as (
+    select * from {{ ref('stg_crm__owners') }}
+),
+
+round_robin_leads as (
+    select
+        rule_decisions.lead_id,
+        rule_decisions.team,
+        row_number() over (
+            partition by rule_decisions.team order by leads.first_received_at, rule_decisions.lead_id
+        ) - 1 as lead_slot
+    from rule_decisions
+    inner join leads
+        on rule_decisions.lead_id = leads.lead_id
+    left join earlier_decisions
+        on rule_decisions.lead_id = earlier_decisions.lead_id
+    where
+        earlier_decisions.lead_id is null
+        and not rule_decisions.is_waiting
+        and rule_decisions.disposition = 'route'
+        and rule_decisions.owner_id is null
+        and rule_decisions.team is not null
+),
+
+earlier_assignments as (
+    select
+        owner_id,
+        team,
+        count(*) as assigned_count
+    from earlier_decisions
+    where rule_id in {{ round_robin_rule_ids() }}
+    group by owner_id, team
+),
+
+eligible_owners as (
+    select
+        owners.owner_id,
+        owners.team,
+        row_number() over (
+            partition by owners.team
+            order by coalesce(earlier_assignments.assigned_count, 0), owners.owner_id
+        ) - 1 as owner_slot,
+        count(*) over (partition by owners.team) as team_size
+    from owners
+    left join earlier_assignments
+        on
+            owners.owner_id = earlier_assignments.owner_id
+            and owners.team = earlier_assignments.team
+    where
+        owners.is_active
+        and coalesce(owners.capacity, 1) > 0
+)
+
+select
+    round_robin_leads.lead_id,
+    round_robin_leads.team,
+    eligible_owners.owner_id
+from round_robin_leads
+inner join eligible_owners
+    on
+        round_robin_leads.team = eligible_owners.team
+        and mod(round_robin_leads.lead_slot, eligible_owners.team_size) = eligible_owners.owner_slot
