@@ -237,7 +237,8 @@ class BottleCrm:
         return body.get("lead_obj", body)
 
     def _leads(self) -> Iterator[dict[str, Any]]:
-        return self._pages("/api/leads/", "open_leads")
+        yield from self._pages("/api/leads/", "open_leads")
+        yield from self._pages("/api/leads/", "close_leads")
 
     def _lead_by_external_id(self, external_id: str) -> dict[str, Any] | None:
         wanted = MARKER_PREFIX + external_id
@@ -366,8 +367,9 @@ class BottleCrm:
         body = {
             "title": f"{subject.strip()} {marker(external_id)}",
             "status": "New",
-            "priority": "medium",
-            "due_date": due.isoformat(),
+            "priority": "Medium",
+            # BottleCRM's task due date is a date (YYYY-MM-DD): the time of day is not kept.
+            "due_date": due.date().isoformat(),
             "lead": record_id,
             "assigned_to": [owner_id] if owner_id else [],
         }
@@ -500,6 +502,9 @@ def _rows(body: Any, key: str) -> tuple[list[dict[str, Any]], int | None]:
         return body, len(body)
     if not isinstance(body, dict):
         return [], None
+    if isinstance(body.get(key), dict):
+        # Its own shape nests one level: {"active_users": {"active_users_count": 2, "active_users": [...]}}.
+        return _rows(body[key], key)
     for name in (key, "results"):
         if isinstance(body.get(name), list):
             total = body.get(f"{name}_count", body.get("count"))

@@ -7,6 +7,7 @@ The first use on a machine runs tools/bottlecrm/setup.sh: the venv (~1 min) and 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,8 @@ def _launcher() -> ModuleType:
     spec = importlib.util.spec_from_file_location("bottlecrm_launch", _LAUNCHER)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Its dataclasses look their module up by name while the class is built.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import test_crm_contract as contract
 from bottlecrm_server import bottlecrm_server, client_for
-from test_crm_contract import test_the_adapter_implements_every_port_method
 
 from integrations.crm.bottlecrm import BottleCrm
 from integrations.crm.models import LeadFields, ObjectType
@@ -40,7 +40,7 @@ def owner_ids(server: object) -> dict[str, str]:
 
 
 def test_the_bottlecrm_adapter_implements_every_port_method(crm: BottleCrm) -> None:
-    test_the_adapter_implements_every_port_method(crm)
+    contract.test_the_adapter_implements_every_port_method(crm)
 
 
 def test_a_lead_lands_with_its_owner_task_and_note(crm: BottleCrm, owner_ids: dict[str, str]) -> None:
