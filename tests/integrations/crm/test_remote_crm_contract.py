@@ -1,0 +1,96 @@
+"""The CrmPort contract tests, run against the HubSpot and Salesforce adapters on their contract servers.
+
+The test functions are the ones in test_crm_contract.py, imported unchanged. Left out, because they pin the
+embedded store rather than the port: generated ids of the form LEAD-000001 (these CRMs mint their own), the
+CSV import keeping CSV ids (HubSpot and Salesforce own their owners, accounts and deals: `import_records`
+refuses them), owners' capacity (neither CRM has one) and the SQLite transaction. The port-level halves of
+two of them are below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from remote_crm_helpers import hubspot, salesforce
+from test_crm_contract import (
+    test_a_change_bumps_version_and_updated_at_and_a_repeat_changes_nothing,
+    test_a_second_add_note_with_the_same_external_id_creates_nothing,
+    test_a_second_create_task_with_the_same_external_id_returns_the_first_task,
+    test_a_task_without_owner_is_created_unassigned,
+    test_assign_owner_moves_the_record_and_bumps_its_version_once,
+    test_assign_owner_on_a_missing_record_or_wrong_type_is_permanent,
+    test_assign_owner_refuses_inactive_and_unknown_owners,
+    test_contacts_the_pipeline_creates_are_read_back_with_the_imported_ones,
+    test_create_task_refuses_inactive_owner_and_missing_parent,
+    test_get_record_finds_by_record_id_or_external_id_within_its_type,
+    test_inactive_owner_never_receives_a_lead,
+    test_read_by_external_ids_returns_the_held_records_of_that_type_and_omits_the_rest,
+    test_task_due_time_is_stored_in_utc_and_naive_times_are_taken_as_utc,
+    test_the_adapter_implements_every_port_method,
+    test_upsert_keeps_fields_left_out_and_clears_fields_passed_as_none,
+    test_upserting_the_same_external_id_twice_keeps_one_lead,
+)
+
+from integrations.crm.models import LeadFields, ObjectType
+from integrations.crm.port import CrmPermanentError, CrmPort
+
+CONTRACT_TESTS = (
+    test_a_change_bumps_version_and_updated_at_and_a_repeat_changes_nothing,
+    test_a_second_add_note_with_the_same_external_id_creates_nothing,
+    test_a_second_create_task_with_the_same_external_id_returns_the_first_task,
+    test_a_task_without_owner_is_created_unassigned,
+    test_assign_owner_moves_the_record_and_bumps_its_version_once,
+    test_assign_owner_on_a_missing_record_or_wrong_type_is_permanent,
+    test_assign_owner_refuses_inactive_and_unknown_owners,
+    test_contacts_the_pipeline_creates_are_read_back_with_the_imported_ones,
+    test_create_task_refuses_inactive_owner_and_missing_parent,
+    test_get_record_finds_by_record_id_or_external_id_within_its_type,
+    test_inactive_owner_never_receives_a_lead,
+    test_read_by_external_ids_returns_the_held_records_of_that_type_and_omits_the_rest,
+    test_task_due_time_is_stored_in_utc_and_naive_times_are_taken_as_utc,
+    test_the_adapter_implements_every_port_method,
+    test_upsert_keeps_fields_left_out_and_clears_fields_passed_as_none,
+    test_upserting_the_same_external_id_twice_keeps_one_lead,
+)
+
+
+@pytest.fixture(params=["hubspot", "salesforce"])
+def crm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[CrmPort]:
+    """The contract's seed (two active reps, one inactive owning the customer account, one contact)."""
+    if request.param == "hubspot":
+        with hubspot() as (_, adapter):
+            yield adapter
+    else:
+        with salesforce(monkeypatch, tmp_path) as (_, adapter):
+            yield adapter
+
+
+@pytest.fixture
+def seeded_crm(crm: CrmPort) -> CrmPort:
+    return crm
+
+
+def test_a_rejected_write_leaves_no_trace(seeded_crm: CrmPort) -> None:
+    with pytest.raises(CrmPermanentError, match="unknown account ACC-404"):
+        seeded_crm.upsert_lead("lead-1", LeadFields(email="a@b.com", account_id="ACC-404"))
+
+    assert seeded_crm.get_record(ObjectType.LEAD, external_id="lead-1") is None
+    assert seeded_crm.upsert_lead("lead-1", LeadFields(email="a@b.com")).created
+
+
+def test_reads_return_the_crms_own_records_with_inactive_owners_marked(seeded_crm: CrmPort) -> None:
+    owners = {owner.owner_id: owner for owner in seeded_crm.read_owners()}
+    (account,) = seeded_crm.read_accounts()
+
+    assert owners["OWN-9"].active is False and owners["OWN-1"].active is True
+    assert account.domain == "acme.com" and account.owner_id == "OWN-9" and account.status == "customer"
+
+
+def test_the_crm_refuses_to_import_records_it_owns(seeded_crm: CrmPort) -> None:
+    from crm_test_helpers import owner
+
+    (outcome,) = seeded_crm.import_records([owner("OWN-5")])
+
+    assert isinstance(outcome, CrmPermanentError) and "managed in" in str(outcome)
