@@ -299,7 +299,11 @@ class HubSpotCrm:
             external_id = properties.get(EXTERNAL_ID) or None
             fields = {
                 "subject": properties.get("hs_task_subject"),
-                "due_at": _as_utc(datetime.fromisoformat(properties["hs_timestamp"])).isoformat(),
+                "due_at": (
+                    _as_utc(datetime.fromisoformat(properties["hs_timestamp"])).isoformat()
+                    if properties.get("hs_timestamp")
+                    else None
+                ),
                 "owner_id": properties.get("hubspot_owner_id") or None,
                 "status": "done" if properties.get("hs_task_status") == "COMPLETED" else "open",
                 **self._related(result, object_type),

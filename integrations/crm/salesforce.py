@@ -88,7 +88,16 @@ CONTACT_FIELDS = {
     "owner_id": "OwnerId",
 }
 _REQUIRED = {ObjectType.LEAD: ("LastName", "Company"), ObjectType.CONTACT: ("LastName",)}
-TASK_FIELDS = ["Subject", "ReminderDateTime", "OwnerId", "Status", "WhoId", "WhatId", "Description"]
+TASK_FIELDS = [
+    "Subject",
+    "ActivityDate",
+    "ReminderDateTime",
+    "OwnerId",
+    "Status",
+    "WhoId",
+    "WhatId",
+    "Description",
+]
 _SOBJECT = {
     ObjectType.LEAD: "Lead",
     ObjectType.CONTACT: "Contact",
@@ -324,7 +333,7 @@ class SalesforceCrm:
                     {},
                     {
                         "subject": row.get("Subject"),
-                        "due_at": _salesforce_time(row["ReminderDateTime"]).isoformat(),
+                        "due_at": self._due_at(row),
                         "owner_id": row.get("OwnerId"),
                         "status": "done" if row.get("Status") == "Completed" else "open",
                         **related,
@@ -349,6 +358,15 @@ class SalesforceCrm:
             created=created,
             changed=changed,
         )
+
+    @staticmethod
+    def _due_at(row: dict[str, Any]) -> str | None:
+        # The reminder carries the due time; a rep who turned it off leaves the date (midnight UTC).
+        if row.get("ReminderDateTime"):
+            return _salesforce_time(row["ReminderDateTime"]).isoformat()
+        if row.get("ActivityDate"):
+            return datetime.fromisoformat(row["ActivityDate"]).replace(tzinfo=UTC).isoformat()
+        return None
 
     def _parent_type(self, record_id: str) -> ObjectType:
         known = _KEY_PREFIX.get(record_id[:3])
