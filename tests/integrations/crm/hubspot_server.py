@@ -3,8 +3,8 @@ documented shapes and error bodies.
 
 Endpoints: owners (list, by id, `archived`), objects
 (`/crm/v3/objects/{contacts|companies|deals|tasks|notes}`: list with paging and associations, read by id
-or unique `idProperty`, create with inline v4 associations, PATCH, batch/read, batch/upsert, search by EQ
-filters).
+or unique `idProperty`, create with inline v4 associations, PATCH, archive (DELETE), batch/read,
+batch/upsert, search by EQ filters).
 
 Rules it keeps like HubSpot: Bearer token or 401; unknown property or owner -> 400 VALIDATION_ERROR whose
 message lists the invalid properties; a unique property value already held -> 409 "... Existing ID: N";
@@ -195,6 +195,10 @@ class HubSpotServer(ContractServer):
                 return 201, self._create(self._store(name), body)
             case ("GET", ["crm", "v3", "objects", name, object_id]):
                 return 200, self._read(self._store(name), object_id, query)
+            case ("DELETE", ["crm", "v3", "objects", name, object_id]):
+                # Archiving answers 204 whether or not the object existed.
+                self.objects[self._store(name)].pop(object_id, None)
+                return 204, None
             case ("PATCH", ["crm", "v3", "objects", name, object_id]):
                 return 200, self._update(self._store(name), object_id, body)
             case ("POST", ["crm", "v3", "objects", name, "batch", "read"]):

@@ -3,8 +3,9 @@ hard-codes https): the endpoints `SalesforceCrm` uses, with Salesforce's documen
 
 Endpoints: `POST /services/oauth2/token` (client credentials), and under `/services/data/v59.0`:
 `query` (the SOQL subset the adapter writes: SELECT fields or COUNT() FROM one object, WHERE conditions
-`=`, `IN (...)`, `LIKE` joined by AND), `sobjects/{Object}` create, `sobjects/{Object}/{Id}` read and
-update, `sobjects/{Object}/{ExternalIdField}/{value}` read and upsert (201 created / 200 updated, API >= 46).
+`=`, `IN (...)`, `LIKE` joined by AND), `sobjects/{Object}` create, `sobjects/{Object}/{Id}` read,
+update and delete, `sobjects/{Object}/{ExternalIdField}/{value}` read and upsert (201 created / 200 updated,
+API >= 46).
 
 Rules it keeps like Salesforce: errors are a JSON list of {"message", "errorCode", "fields"}; an expired or
 unknown session -> 401 INVALID_SESSION_ID; an unknown field -> 400 INVALID_FIELD; a missing required field
@@ -239,6 +240,9 @@ class SalesforceServer(ContractServer):
                 return 201, self._create(self._object(sobject), body)
             case ("GET", ["sobjects", sobject, record_id]):
                 return 200, self._view(self._object(sobject), self._by_id(sobject, record_id), None)
+            case ("DELETE", ["sobjects", sobject, record_id]):
+                self.records[sobject].pop(self._by_id(sobject, record_id)["Id"])
+                return 204, None
             case ("PATCH", ["sobjects", sobject, record_id]):
                 self._update(self._object(sobject), self._by_id(sobject, record_id), body)
                 return 204, None
