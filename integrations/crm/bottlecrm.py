@@ -373,9 +373,12 @@ class BottleCrm:
             "lead": record_id,
             "assigned_to": [owner_id] if owner_id else [],
         }
-        answer = self._request("POST", "/api/tasks/", json=body)
-        task = self._request("GET", f"/api/tasks/{answer['id']}/")
-        return self._task_record(task.get("task_obj", task), created=True)
+        # Its create answer carries no id: the task is read back by its marker, as a retry would find it.
+        self._request("POST", "/api/tasks/", json=body)
+        task = self._task_by_external_id(external_id)
+        if task is None:
+            raise CrmTransientError(f"task {external_id} was posted but is not read back yet")
+        return self._task_record(task, created=True)
 
     def _comments(self, lead_id: str) -> list[dict[str, Any]]:
         body = self._request("GET", f"/api/leads/{lead_id}/", missing_ok=True)

@@ -21,7 +21,7 @@ def main() -> None:
 
     with transaction.atomic():
         org = Org.objects.create(name=request.get("org", "LeadOps"))
-        admin_user = User.objects.create(email="leadops-admin@example.invalid", name="LeadOps")
+        admin_user = User.objects.create(email="crm-admin@leadops.dev", name="LeadOps")
         admin = Profile.objects.create(
             user=admin_user, org=org, role="ADMIN", is_organization_admin=True, has_sales_access=True
         )
