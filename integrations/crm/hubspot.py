@@ -114,6 +114,7 @@ _HUBSPOT_OBJECT = {
     ObjectType.TASK: "tasks",
     ObjectType.NOTE: "notes",
 }
+_WRITTEN_TYPES = frozenset({ObjectType.LEAD, ObjectType.CONTACT, ObjectType.TASK, ObjectType.NOTE})
 _EXISTING_ID = re.compile(r"Existing ID: ?(\w+)")
 _PAGE_SIZE = 100
 # batch/read takes at most 100 inputs per call.
@@ -295,6 +296,21 @@ class HubSpotCrm:
                 for field, prop in self._property_map(object_type).items()
                 if properties.get(prop) not in (None, "")
             }
+        elif object_type is ObjectType.ACCOUNT:
+            external_id = None
+            fields = self._account(result).model_dump(mode="json", exclude={"account_id"}, exclude_none=True)
+        elif object_type is ObjectType.OPPORTUNITY:
+            external_id = None
+            companies = (getattr(result, "associations", None) or {}).get("companies")
+            account_ids = [str(a.id) for a in (companies.results if companies else None) or []]
+            fields = merge_fields(
+                {},
+                {
+                    "account_id": account_ids[0] if account_ids else None,
+                    "stage": properties.get("dealstage"),
+                    "owner_id": properties.get("hubspot_owner_id"),
+                },
+            )
         elif object_type is ObjectType.TASK:
             external_id = properties.get(EXTERNAL_ID) or None
             fields = {
@@ -457,6 +473,10 @@ class HubSpotCrm:
             return TASK_PROPERTIES
         if object_type is ObjectType.NOTE:
             return NOTE_PROPERTIES
+        if object_type is ObjectType.ACCOUNT:
+            return COMPANY_PROPERTIES
+        if object_type is ObjectType.OPPORTUNITY:
+            return DEAL_PROPERTIES
         return [*self._property_map(object_type).values(), EXTERNAL_ID, VERSION]
 
     def _read_one(self, object_type: ObjectType, record_id: str) -> Any | None:
@@ -464,6 +484,8 @@ class HubSpotCrm:
         kwargs: dict[str, Any] = {"properties": self._properties_for(object_type)}
         if object_type in (ObjectType.TASK, ObjectType.NOTE):
             kwargs["associations"] = list(_PARENT_OBJECTS)
+        elif object_type is ObjectType.OPPORTUNITY:
+            kwargs["associations"] = ["companies"]
         try:
             found = self._call(
                 f"read {object_name} {record_id}",
@@ -497,7 +519,8 @@ class HubSpotCrm:
         self, object_type: ObjectType, external_ids: Sequence[str]
     ) -> dict[str, CrmRecord]:
         object_type = ObjectType(object_type)
-        if object_type not in _HUBSPOT_OBJECT or not external_ids:
+        # Companies and deals carry no LeadOps external id: LeadOps never creates them.
+        if object_type not in _WRITTEN_TYPES or not external_ids:
             return {}
         stored = {self._stored_external_id(object_type, e): e for e in external_ids}
         found = self._batch_read_by_external_id(
@@ -613,31 +636,26 @@ class HubSpotCrm:
         object_type = ObjectType(object_type)
         if object_type not in OWNABLE_TYPES:
             raise CrmPermanentError(f"records of type {object_type} have no owner")
-        if object_type not in (ObjectType.LEAD, ObjectType.CONTACT):
-            self._check_owner(owner_id)
-            result = self._call(
-                f"assign owner of {object_type} {record_id}",
-                self._client.crm.objects.basic_api.update,
-                _HUBSPOT_OBJECT[object_type],
-                record_id,
-                {"properties": {"hubspot_owner_id": owner_id}},
-            )
-            return CrmRecord(
-                object_type=object_type,
-                record_id=str(result.id),
-                external_id=None,
-                fields=dict(result.properties or {}),
-                version=1,
-                created_at=_as_utc(result.created_at),
-                updated_at=_as_utc(result.updated_at),
-                created=False,
-                changed=True,
-            )
         current = self.get_record(object_type, record_id=record_id)
         if current is None:
             raise CrmPermanentError(f"no {object_type} with id {record_id}")
         self._check_owner(owner_id)
-        return self._apply(current, merge_fields(current.fields, {"owner_id": owner_id}))
+        if object_type in (ObjectType.LEAD, ObjectType.CONTACT):
+            return self._apply(current, merge_fields(current.fields, {"owner_id": owner_id}))
+        if current.fields.get("owner_id") == owner_id:
+            return current
+        # Companies and deals are the CRM's own records: LeadOps moves their owner, keeps no version on them.
+        self._call(
+            f"assign owner of {object_type} {record_id}",
+            self._client.crm.objects.basic_api.update,
+            _HUBSPOT_OBJECT[object_type],
+            record_id,
+            {"properties": {"hubspot_owner_id": owner_id}},
+        )
+        moved = self.get_record(object_type, record_id=record_id)
+        if moved is None:
+            raise HubSpotTransientError(f"HubSpot {object_type} {record_id} did not read back")
+        return moved.model_copy(update={"changed": True})
 
     def create_task(
         self, external_id: str, record_id: str, subject: str, due_at: datetime, owner_id: str | None

@@ -114,6 +114,7 @@ _KEY_PREFIX = {
     "001": ObjectType.ACCOUNT,
     "006": ObjectType.OPPORTUNITY,
 }
+_WRITTEN_TYPES = frozenset({ObjectType.LEAD, ObjectType.CONTACT, ObjectType.TASK, ObjectType.NOTE})
 _PARENT_ORDER = (ObjectType.LEAD, ObjectType.CONTACT, ObjectType.ACCOUNT, ObjectType.OPPORTUNITY)
 _DUPLICATE = re.compile(r"duplicates value on record with id: ?(\w+)")
 _T = TypeVar("_T")
@@ -317,7 +318,20 @@ class SalesforceCrm:
         self, object_type: ObjectType, row: dict[str, Any], *, created: bool, changed: bool
     ) -> CrmRecord:
         stored = row.get(EXTERNAL_ID)
-        if object_type in (ObjectType.TASK, ObjectType.NOTE):
+        if object_type is ObjectType.ACCOUNT:
+            external_id = None
+            fields = self._account(row).model_dump(mode="json", exclude={"account_id"}, exclude_none=True)
+        elif object_type is ObjectType.OPPORTUNITY:
+            external_id = None
+            fields = merge_fields(
+                {},
+                {
+                    "account_id": row.get("AccountId"),
+                    "stage": row.get("StageName"),
+                    "owner_id": row.get("OwnerId"),
+                },
+            )
+        elif object_type in (ObjectType.TASK, ObjectType.NOTE):
             external_id = stored.partition(":")[2] if stored else None
             parent_id = row.get("WhoId") or row.get("WhatId")
             related = {}
@@ -483,7 +497,8 @@ class SalesforceCrm:
         if (record_id is None) == (external_id is None):
             raise ValueError("get_record takes exactly one of record_id and external_id")
         object_type = ObjectType(object_type)
-        if object_type not in (ObjectType.LEAD, ObjectType.CONTACT, ObjectType.TASK, ObjectType.NOTE):
+        if object_type is ObjectType.OWNER or (external_id is not None and object_type not in _WRITTEN_TYPES):
+            # Users, accounts and opportunities carry no LeadOps external id: LeadOps never creates them.
             return None
         sobject = _SOBJECT[object_type]
         if external_id is not None:
@@ -505,7 +520,7 @@ class SalesforceCrm:
         self, object_type: ObjectType, external_ids: Sequence[str]
     ) -> dict[str, CrmRecord]:
         object_type = ObjectType(object_type)
-        if object_type not in (ObjectType.LEAD, ObjectType.CONTACT, ObjectType.TASK, ObjectType.NOTE):
+        if object_type not in _WRITTEN_TYPES:
             return {}
         stored = {self._stored_external_id(object_type, e): e for e in dict.fromkeys(external_ids)}
         found: dict[str, CrmRecord] = {}
@@ -586,19 +601,16 @@ class SalesforceCrm:
         if object_type not in OWNABLE_TYPES:
             raise CrmPermanentError(f"records of type {object_type} have no owner")
         sobject = _SOBJECT[object_type]
+        current = self.get_record(object_type, record_id=record_id)
+        if current is None:
+            raise CrmPermanentError(f"no {object_type} with id {record_id}")
+        self._check_owner(owner_id)
+        if current.fields.get("owner_id") == owner_id:
+            return current
+        values: dict[str, Any] = {"OwnerId": owner_id}
         if object_type in (ObjectType.LEAD, ObjectType.CONTACT):
-            current = self.get_record(object_type, record_id=record_id)
-            if current is None:
-                raise CrmPermanentError(f"no {object_type} with id {record_id}")
-            self._check_owner(owner_id)
-            if current.fields.get("owner_id") == owner_id:
-                return current
-            values = {"OwnerId": owner_id, VERSION: current.version + 1}
-        else:
-            if self._get(sobject, record_id) is None:
-                raise CrmPermanentError(f"no {object_type} with id {record_id}")
-            self._check_owner(owner_id)
-            values = {"OwnerId": owner_id}
+            # Accounts and opportunities are the org's own records: LeadOps keeps no version on them.
+            values[VERSION] = current.version + 1
         self._call(
             f"assign owner of {sobject} {record_id}",
             lambda sf: getattr(sf, sobject).update(record_id, values),

@@ -94,3 +94,16 @@ def test_the_crm_refuses_to_import_records_it_owns(seeded_crm: CrmPort) -> None:
     (outcome,) = seeded_crm.import_records([owner("OWN-5")])
 
     assert isinstance(outcome, CrmPermanentError) and "managed in" in str(outcome)
+
+
+def test_accounts_are_read_by_record_id_and_their_owner_moves(seeded_crm: CrmPort) -> None:
+    account = seeded_crm.get_record(ObjectType.ACCOUNT, record_id="ACC-1")
+
+    moved = seeded_crm.assign_owner(ObjectType.ACCOUNT, "ACC-1", "OWN-2")
+    again = seeded_crm.assign_owner(ObjectType.ACCOUNT, "ACC-1", "OWN-2")
+
+    assert account is not None and account.fields["domain"] == "acme.com"
+    assert account.fields["owner_id"] == "OWN-9"
+    assert moved.fields["owner_id"] == "OWN-2" and moved.changed and not again.changed
+    assert seeded_crm.get_record(ObjectType.ACCOUNT, record_id="ACC-404") is None
+    assert seeded_crm.read_by_external_ids(ObjectType.ACCOUNT, ["ACC-1"]) == {}
