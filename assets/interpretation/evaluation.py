@@ -10,6 +10,8 @@ written in the same batch as most of the training data are easier than rows writ
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -17,15 +19,21 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
+from assets.interpretation.intent_rules import IntentRules
 from assets.interpretation.local_classifier import (
     DATA_PATH,
     LocalIntentClassifier,
+    LocalInterpreter,
     load_labeled_messages,
     split,
 )
 from integrations.llm.client import LeadInterpreter, LLMSettings, RunUsage
 from integrations.llm.schema import Intent, LeadText
 
+# Written before any policy phrase was added and never used to choose one (MODEL_CARD.md counts the looks).
+POLICY_HELDBACK_PATH = DATA_PATH.parent / "heldback_policy_sensitive.csv"
+TARGET_POLICY_RECALL = 0.95
+TARGET_POLICY_PRECISION = 0.90
 TARGET_ACCURACY = 0.90
 TARGET_MACRO_F1 = 0.85
 ECE_BINS = 10
@@ -44,6 +52,74 @@ class ViewScores(BaseModel):
     @property
     def meets_target(self) -> bool:
         return self.accuracy >= TARGET_ACCURACY and self.macro_f1 >= TARGET_MACRO_F1
+
+
+class PolicySensitiveScores(BaseModel):
+    """Whether the policy's rules, then the backend for a message no rule decides, flag a message as
+    policy-sensitive (any policy flag escalates it), on the separate held-back set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data_path: str
+    policy_dir: str
+    messages: int
+    positives: int
+    recall: float
+    precision: float
+    recall_by_category: dict[str, float]
+
+    @property
+    def meets_target(self) -> bool:
+        return self.recall >= TARGET_POLICY_RECALL and self.precision >= TARGET_POLICY_PRECISION
+
+    def format(self) -> str:
+        verdict = "meets target" if self.meets_target else "below target"
+        by_category = ", ".join(
+            f"{name} {value:.2f}" for name, value in sorted(self.recall_by_category.items())
+        )
+        return (
+            f"policy-sensitive ({self.policy_dir} rules, then the backend), {self.data_path}:"
+            f" {self.positives} sensitive / {self.messages} msgs\n"
+            f"  target: recall >= {TARGET_POLICY_RECALL:.2f} and precision >= {TARGET_POLICY_PRECISION:.2f}\n"
+            f"  recall {self.recall:.3f}  precision {self.precision:.3f}  {verdict}\n"
+            f"  recall by category: {by_category}"
+        )
+
+
+def evaluate_policy_sensitive(
+    rules: IntentRules,
+    backend_flags: Callable[[list[str]], list[bool]],
+    *,
+    policy_dir: Path,
+    data_path: Path = POLICY_HELDBACK_PATH,
+) -> PolicySensitiveScores:
+    """As a lead from a web form is decided: the first rule by priority; a policy phrase flags it, another
+    rule decides it unflagged, and only a message no rule reads goes to the backend (`backend_flags`)."""
+    with data_path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    readings = [rules.read(row["message"], "web_form") for row in rows]
+    undecided = [
+        i for i, reading in enumerate(readings) if reading.rule is None and not reading.instruction_rule_id
+    ]
+    flagged = [reading.policy_flag is not None for reading in readings]
+    for index, flag in zip(undecided, backend_flags([rows[i]["message"] for i in undecided]), strict=True):
+        flagged[index] = flag
+    truth = [row["policy_sensitive"] == "1" for row in rows]
+    hits = sum(f and t for f, t in zip(flagged, truth, strict=True))
+    categories = sorted({row["category"] for row, t in zip(rows, truth, strict=True) if t})
+    return PolicySensitiveScores(
+        data_path=str(data_path),
+        policy_dir=str(policy_dir),
+        messages=len(rows),
+        positives=sum(truth),
+        recall=hits / max(sum(truth), 1),
+        precision=hits / max(sum(flagged), 1),
+        recall_by_category={
+            category: sum(f for f, row in zip(flagged, rows, strict=True) if row["category"] == category)
+            / sum(row["category"] == category for row in rows)
+            for category in categories
+        },
+    )
 
 
 class IntentEvalReport(BaseModel):
@@ -65,6 +141,7 @@ class IntentEvalReport(BaseModel):
     labels: list[str]
     confusion_matrix: list[list[int]] = Field(description="Rows true label, columns final answer.")
     usage: RunUsage | None = None
+    policy_sensitive: PolicySensitiveScores | None = None
 
     def format(self) -> str:
         def verdict(view: ViewScores) -> str:
@@ -99,6 +176,8 @@ class IntentEvalReport(BaseModel):
                 f"usage: {u.requests} requests, {u.cache_hits} cache hits, {u.failures} failures,"
                 f" {u.prompt_tokens + u.completion_tokens} tokens, ${u.cost_usd:.4f}"
             )
+        if self.policy_sensitive is not None:
+            lines.append(self.policy_sensitive.format())
         return "\n".join(lines)
 
 
@@ -134,10 +213,12 @@ def evaluate_intent(
     data_path: Path = DATA_PATH,
     threshold: float | None = None,
     llm_settings: LLMSettings | None = None,
+    policy_dir: Path | None = None,
 ) -> IntentEvalReport:
     """Score a backend on the held-back split. `model_dir` holds the local model file; the openai backend
     needs `llm_settings` (its cache, if set, makes a second evaluation free). `threshold` None uses the
-    local model's threshold learned on the train part, or `LLM_ABSTENTION_THRESHOLD` for the LLM."""
+    local model's threshold learned on the train part, or `LLM_ABSTENTION_THRESHOLD` for the LLM.
+    `policy_dir` (a policy folder with intent_rules.csv) adds the policy-sensitive recall and precision."""
     train, held_out = split(load_labeled_messages(data_path))
     truth = np.array([r.intent.value for r in held_out])
     usage: RunUsage | None = None
@@ -153,6 +234,11 @@ def evaluate_intent(
         confidence = np.array([p.confidence for p in predictions])
         abstained = np.array([p.abstained for p in predictions])
         model = f"local:{classifier.training_key[:12]}"
+        interpreter = LocalInterpreter(classifier)
+
+        def backend_flags(messages: list[str]) -> list[bool]:
+            results = interpreter.interpret_many([LeadText(message=m, source="web_form") for m in messages])
+            return [r.interpretation.policy_sensitive for r in results]
     else:
         assert llm_settings is not None
         threshold = LLM_ABSTENTION_THRESHOLD if threshold is None else threshold
@@ -165,6 +251,10 @@ def evaluate_intent(
             [r.failure_reason is not None or r.interpretation.confidence < threshold for r in run.results]
         )
         model = llm_settings.model
+
+        def backend_flags(messages: list[str]) -> list[bool]:
+            batch = interpreter.interpret_many([LeadText(message=m, source="web_form") for m in messages])
+            return [r.interpretation.policy_sensitive for r in batch.results]
 
     answers = np.where(abstained, Intent.UNCLEAR.value, top)
     batches = np.array([r.added_in or "unknown" for r in held_out])
@@ -187,4 +277,9 @@ def evaluate_intent(
         labels=labels,
         confusion_matrix=confusion_matrix(truth, answers, labels=labels).tolist(),
         usage=usage,
+        policy_sensitive=None
+        if policy_dir is None
+        else evaluate_policy_sensitive(
+            IntentRules.from_policy(policy_dir), backend_flags, policy_dir=policy_dir
+        ),
     )

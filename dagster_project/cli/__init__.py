@@ -485,7 +485,8 @@ def cmd_eval_identity(args, settings: Settings) -> int:
 
 
 def cmd_eval_intent(args, settings: Settings) -> int:
-    """Intent quality on the held-back split, for the local classifier or any OpenAI-compatible server."""
+    """Intent quality on the held-back split, for the local classifier or any OpenAI-compatible server, and
+    policy-sensitive recall / precision on its own held-back set."""
     from assets.interpretation.evaluation import evaluate_intent
     from integrations.llm.client import LLMSettings
 
@@ -501,7 +502,11 @@ def cmd_eval_intent(args, settings: Settings) -> int:
             **({"api_key": api_key} if api_key else {}),
             **settings.llm.options,
         )
-    report = evaluate_intent(args.backend, model_dir=settings.home / "models", llm_settings=llm_settings)
+    # The policy-sensitive score reads the active policy's intent rules (LEADOPS_POLICY_DIR, dbt-relative).
+    policy_dir = REPO_ROOT / "dbt_project" / settings.policy_dir
+    report = evaluate_intent(
+        args.backend, model_dir=settings.home / "models", llm_settings=llm_settings, policy_dir=policy_dir
+    )
     print(report.format())
     return 0
 
