@@ -222,7 +222,9 @@ class HubSpotCrm:
                 return None
             raise
 
-    def _batch_read_by_external_id(self, object_name: str, stored_ids: Sequence[str], properties: list[str]):
+    def _batch_read_by_external_id(
+        self, object_name: str, stored_ids: Sequence[str], properties: list[str]
+    ) -> dict[str, Any]:
         found: dict[str, Any] = {}
         unique = list(dict.fromkeys(stored_ids))
         for start in range(0, len(unique), _BATCH_SIZE):
@@ -239,7 +241,9 @@ class HubSpotCrm:
                     found[key] = result
         return found
 
-    def _pages(self, object_name: str, properties: list[str], associations: list[str] | None = None):
+    def _pages(
+        self, object_name: str, properties: list[str], associations: list[str] | None = None
+    ) -> Iterator[Any]:
         after: str | None = None
         while True:
             kwargs: dict[str, Any] = {"limit": _PAGE_SIZE, "properties": properties}
