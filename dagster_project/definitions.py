@@ -10,6 +10,13 @@ from assets.crm.resource import CrmResource
 from assets.decisions.assets import lead_state_log, only_allowed_transitions_logged
 from assets.decisions.rules_version import RulesResource
 from assets.enrichment.assets import domain_firmographics
+from assets.feedback.assets import (
+    ReportsFolder,
+    outcome_report,
+    raw_outcome_events,
+    raw_outcome_events_name_decided_leads,
+)
+from assets.feedback.resource import FeedbackZone
 from assets.enrichment.resource import EnrichmentResource
 from assets.identity.assets import IdentityResolver, lead_identities
 from assets.identity.training_assets import IDENTITY_TRAINING_GROUP, identity_trained_models
@@ -31,10 +38,11 @@ from assets.outbound.publish import warehouse_reader_copy
 from assets.overrides.assets import operator_overrides
 from assets.overrides.resources import OverridesFile
 from dagster_project.dbt import leadops_dbt_decisions, leadops_dbt_models
-from dagster_project.jobs import process_leads_job, safety_net_schedule
+from dagster_project.jobs import process_leads_job, process_outcomes_job, safety_net_schedule
 from dagster_project.settings import DBT_PROJECT_DIR, INTENT_MODEL_CACHE_DIR, Settings, current_settings
 from sensors.enrichment_retry import enrichment_retry_sensor
 from sensors.new_leads import new_leads_sensor
+from sensors.outcome_feedback import outcome_feedback_sensor
 from sensors.overrides_changed import overrides_changed_sensor
 
 # Retraining the splink models is a deliberate act: its own job, never scheduled, never in process_leads.
@@ -87,6 +95,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
             llm_options=dict(llm.options) if llm else {},
         ),
         "overrides_file": OverridesFile(path=str(settings.overrides_path)),
+        "feedback": FeedbackZone(path=str(settings.feedback_dir)),
+        "reports": ReportsFolder(path=str(settings.reports_dir)),
     }
 
 
@@ -107,6 +117,8 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             crm_writes,
             warehouse_reader_copy,
             identity_trained_models,
+            raw_outcome_events,
+            outcome_report,
         ],
         asset_checks=[
             raw_inbound_events_meet_contract,
@@ -114,9 +126,10 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             only_allowed_transitions_logged,
             no_parked_crm_writes,
             crm_holds_what_the_outbox_wrote,
+            raw_outcome_events_name_decided_leads,
         ],
-        jobs=[process_leads_job, train_identity_models_job],
-        sensors=[new_leads_sensor, enrichment_retry_sensor, overrides_changed_sensor],
+        jobs=[process_leads_job, process_outcomes_job, train_identity_models_job],
+        sensors=[new_leads_sensor, enrichment_retry_sensor, overrides_changed_sensor, outcome_feedback_sensor],
         schedules=[safety_net_schedule],
         resources={**build_resources(settings), **(resources or {})},
         executor=in_process_executor,

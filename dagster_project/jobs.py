@@ -76,6 +76,15 @@ process_leads_job = define_asset_job(
     description="Landing zone → raw → dbt (normalize, match, route) → state log → CRM writes → reader copy.",
 )
 
+# Outcome feedback: the feedback asset, the dbt models tagged `outcomes` (dagster-dbt turns dbt tags into
+# asset tags) and the report. Same one-run-at-a-time executor: it writes the same DuckDB file.
+process_outcomes_job = define_asset_job(
+    name="process_outcomes",
+    selection=AssetSelection.groups("feedback") | AssetSelection.tag("outcomes", ""),
+    executor_def=one_run_at_a_time_executor,
+    description="Feedback folder → raw.outcome_events → outcome marts (dbt) → HTML report.",
+)
+
 
 @schedule(
     name="process_waiting_leads",

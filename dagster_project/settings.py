@@ -222,6 +222,15 @@ class Settings:
         return reader_copy_of(self.warehouse_path)
 
     @property
+    def feedback_dir(self) -> Path:
+        """Where outcome files land (JSON Lines, `*.jsonl.tmp` then a rename), like the landing zone."""
+        return self.home / "feedback"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
     def crm_path(self) -> Path:
         return self.home / "crm.sqlite"
 

@@ -529,6 +529,18 @@ def cmd_serve(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_report(args, settings: Settings) -> int:
+    """Print where the outcome report is (the process_outcomes job writes it after each outcome batch)."""
+    path = settings.reports_dir / "outcome_report.html"
+    if not path.exists():
+        raise CliError(
+            f"no outcome report yet at {path}: land outcome files in {settings.feedback_dir} and let"
+            " process_outcomes run (`leadops dev`)"
+        )
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadops", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -556,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
         reader = commands.add_parser(name, help=text)
         reader.add_argument("--format", choices=("csv", "json"), default="csv")
         reader.set_defaults(handler=handler, read_only=True)
+
+    report = commands.add_parser("report", help="print the path of the outcome report (HTML, offline charts)")
+    report.set_defaults(handler=cmd_report, read_only=True)
 
     explain = commands.add_parser("explain", help="one lead's path: events, match, rule, owner, states, CRM")
     explain.add_argument("lead", help="lead id or email address")
