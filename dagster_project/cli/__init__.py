@@ -257,8 +257,12 @@ def summary_text(con, batch_id: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def explain_text(con, key: str, settings: Settings) -> str:
+def explain_text(con, key: str, settings: Settings | None = None) -> str:
+    """Everything about the lead(s) with this id or email; `settings` locates the overrides file whose
+    not-yet-loaded entries are listed (the environment's when not given)."""
     from common.domains import email_key as email_matching_key
+
+    settings = settings or Settings.from_env()
 
     lookup = key.strip()
     match_key = email_matching_key(lookup) if "@" in lookup else None
