@@ -10,6 +10,7 @@ from assets.crm.resource import CrmResource
 from assets.decisions.assets import lead_state_log, only_allowed_transitions_logged
 from assets.decisions.rules_version import RulesResource
 from assets.enrichment.assets import domain_firmographics
+from assets.enrichment.resource import EnrichmentResource
 from assets.feedback.assets import (
     ReportsFolder,
     outcome_report,
@@ -17,7 +18,6 @@ from assets.feedback.assets import (
     raw_outcome_events_name_decided_leads,
 )
 from assets.feedback.resource import FeedbackZone
-from assets.enrichment.resource import EnrichmentResource
 from assets.identity.assets import IdentityResolver, lead_identities
 from assets.identity.training_assets import IDENTITY_TRAINING_GROUP, identity_trained_models
 from assets.ingest.assets import (
@@ -33,15 +33,23 @@ from assets.outbound.assets import (
     crm_writes,
     no_parked_crm_writes,
     outbound_payload_meets_contract,
+    outbox_delivery,
 )
 from assets.outbound.publish import warehouse_reader_copy
+from assets.outbound.resource import OutboxResource
 from assets.overrides.assets import operator_overrides
 from assets.overrides.resources import OverridesFile
 from dagster_project.dbt import leadops_dbt_decisions, leadops_dbt_models
-from dagster_project.jobs import process_leads_job, process_outcomes_job, safety_net_schedule
+from dagster_project.jobs import (
+    process_leads_job,
+    process_outcomes_job,
+    retry_due_actions_job,
+    safety_net_schedule,
+)
 from dagster_project.settings import DBT_PROJECT_DIR, INTENT_MODEL_CACHE_DIR, Settings, current_settings
 from sensors.enrichment_retry import enrichment_retry_sensor
 from sensors.new_leads import new_leads_sensor
+from sensors.outbox_retry import retry_due_actions_schedule
 from sensors.outcome_feedback import outcome_feedback_sensor
 from sensors.overrides_changed import overrides_changed_sensor
 
@@ -73,7 +81,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
         "rules": RulesResource(dbt_project_dir=str(DBT_PROJECT_DIR), policy_dir=settings.policy_dir),
-        "crm": CrmResource(database_path=str(settings.crm_path)),
+        "crm": crm_resource(settings),
+        "outbox": OutboxResource(**settings.outbox.overrides()),
         "landing": LandingZone(path=str(settings.landing_dir)),
         "identity": IdentityResolver(**settings.identity.overrides()),
         "enrichment": EnrichmentResource(
@@ -100,6 +109,31 @@ def build_resources(settings: Settings) -> dict[str, object]:
     }
 
 
+def crm_resource(settings: Settings) -> CrmResource:
+    """The CRM `LEADOPS_CRM` names; its tokens and keys as EnvVar, so no secret is in run config or logs."""
+    crm = settings.crm
+    if crm.kind == "hubspot":
+        return CrmResource(
+            kind="hubspot", hubspot_token=EnvVar("LEADOPS_HUBSPOT_TOKEN"), hubspot_host=crm.hubspot_host
+        )
+    if crm.kind == "salesforce":
+        return CrmResource(
+            kind="salesforce",
+            salesforce_client_id=EnvVar("LEADOPS_SALESFORCE_CLIENT_ID"),
+            salesforce_client_secret=EnvVar("LEADOPS_SALESFORCE_CLIENT_SECRET"),
+            salesforce_login_url=crm.salesforce_login_url,
+        )
+    if crm.kind == "bottlecrm":
+        return CrmResource(
+            kind="bottlecrm",
+            bottlecrm_url=crm.bottlecrm_url,
+            bottlecrm_token=EnvVar("LEADOPS_BOTTLECRM_TOKEN"),
+            bottlecrm_intake_id=crm.bottlecrm_intake_id,
+            bottlecrm_intake_key=EnvVar("LEADOPS_BOTTLECRM_INTAKE_KEY"),
+        )
+    return CrmResource(database_path=str(settings.crm_path))
+
+
 def build_definitions(settings: Settings, resources: dict[str, object] | None = None) -> Definitions:
     """The whole code location for one data home; `resources` swaps in fakes for tests."""
     return Definitions(
@@ -115,6 +149,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             leadops_dbt_decisions,
             lead_state_log,
             crm_writes,
+            outbox_delivery,
             warehouse_reader_copy,
             identity_trained_models,
             raw_outcome_events,
@@ -128,9 +163,14 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             crm_holds_what_the_outbox_wrote,
             raw_outcome_events_name_decided_leads,
         ],
-        jobs=[process_leads_job, process_outcomes_job, train_identity_models_job],
-        sensors=[new_leads_sensor, enrichment_retry_sensor, overrides_changed_sensor, outcome_feedback_sensor],
-        schedules=[safety_net_schedule],
+        jobs=[process_leads_job, process_outcomes_job, retry_due_actions_job, train_identity_models_job],
+        sensors=[
+            new_leads_sensor,
+            enrichment_retry_sensor,
+            overrides_changed_sensor,
+            outcome_feedback_sensor,
+        ],
+        schedules=[safety_net_schedule, retry_due_actions_schedule],
         resources={**build_resources(settings), **(resources or {})},
         executor=in_process_executor,
     )

@@ -17,6 +17,8 @@ from dagster import (
 )
 
 from assets.ingest.resources import LandingZone
+from assets.outbound.assets import OUTBOX_RETRY_GROUP
+from assets.outbound.publish import READER_COPY_KEY
 from dagster_project.run_lock import describe_this_process, hold_run_lock, run_lock_path
 from dagster_project.settings import current_settings
 
@@ -83,6 +85,15 @@ process_outcomes_job = define_asset_job(
     selection=AssetSelection.groups("feedback") | AssetSelection.tag("outcomes", ""),
     executor_def=one_run_at_a_time_executor,
     description="Feedback folder → raw.outcome_events → outcome marts (dbt) → HTML report.",
+)
+
+# Sends the outbox's due actions and publishes the reader copy: no ingest, no dbt, so a retry is seconds.
+# Same one-run-at-a-time executor: it writes the same DuckDB file. Launched by sensors/outbox_retry.py.
+retry_due_actions_job = define_asset_job(
+    name="retry_due_actions",
+    selection=AssetSelection.groups(OUTBOX_RETRY_GROUP) | AssetSelection.assets(READER_COPY_KEY),
+    executor_def=one_run_at_a_time_executor,
+    description="Outbox → due actions sent (retries, operator retries, interrupted sends) → reader copy.",
 )
 
 

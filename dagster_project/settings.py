@@ -171,6 +171,45 @@ class IntakeSettings:
         return self.secret
 
 
+CRM_KINDS = ("embedded", "hubspot", "salesforce", "bottlecrm")
+# Variables each remote CRM needs; secrets among them reach resources as EnvVar, never as values.
+CRM_REQUIRED_VARIABLES: dict[str, tuple[str, ...]] = {
+    "embedded": (),
+    "hubspot": ("LEADOPS_HUBSPOT_TOKEN",),
+    "salesforce": ("LEADOPS_SALESFORCE_CLIENT_ID", "LEADOPS_SALESFORCE_CLIENT_SECRET"),
+    "bottlecrm": (
+        "LEADOPS_BOTTLECRM_URL",
+        "LEADOPS_BOTTLECRM_TOKEN",
+        "LEADOPS_BOTTLECRM_INTAKE_ID",
+        "LEADOPS_BOTTLECRM_INTAKE_KEY",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CrmSettings:
+    """Which CRM the pipeline reads and writes (`LEADOPS_CRM`), and the non-secret settings it needs.
+    Tokens and keys stay in their variables: the definitions hand them to the resource as EnvVar."""
+
+    kind: str = "embedded"
+    hubspot_host: str | None = None
+    salesforce_login_url: str | None = None
+    bottlecrm_url: str | None = None
+    bottlecrm_intake_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """Retries of outbox actions; None leaves the outbox resource's own default in force."""
+
+    max_attempts: int | None = None
+    retry_base_seconds: float | None = None
+    retry_max_seconds: float | None = None
+
+    def overrides(self) -> dict[str, float | int]:
+        return {name: value for name, value in vars(self).items() if value is not None}
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -183,6 +222,8 @@ class Settings:
     override_actor: str | None = None
     dagster_home_override: Path | None = None
     intake: IntakeSettings = field(default_factory=IntakeSettings)
+    crm: CrmSettings = field(default_factory=CrmSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -202,6 +243,8 @@ class Settings:
             override_actor=env.text("LEADOPS_ACTOR"),
             dagster_home_override=Path(dagster_home).expanduser().resolve() if dagster_home else None,
             intake=_intake_settings(env),
+            crm=_crm_settings(env),
+            outbox=_outbox_settings(env),
         )
 
     @property
@@ -380,8 +423,7 @@ def _intake_settings(env: _Reader) -> IntakeSettings:
     secret = env.text("LEADOPS_INTAKE_SECRET")
     if secret is not None and len(secret) < INTAKE_SECRET_MIN_LENGTH:
         raise SettingsError(
-            f"LEADOPS_INTAKE_SECRET must be at least {INTAKE_SECRET_MIN_LENGTH} characters,"
-            f" got {len(secret)}"
+            f"LEADOPS_INTAKE_SECRET must be at least {INTAKE_SECRET_MIN_LENGTH} characters, got {len(secret)}"
         )
     defaults = IntakeSettings()
     return IntakeSettings(
@@ -392,6 +434,36 @@ def _intake_settings(env: _Reader) -> IntakeSettings:
             "LEADOPS_INTAKE_RATE_PER_SECOND", defaults.rate_per_second, float, minimum=0.01
         ),
         burst=env.number("LEADOPS_INTAKE_BURST", defaults.burst, int, minimum=1),
+    )
+
+
+def _crm_settings(env: _Reader) -> CrmSettings:
+    kind = env.text("LEADOPS_CRM", "embedded") or "embedded"
+    if kind not in CRM_KINDS:
+        raise SettingsError(f"LEADOPS_CRM must be one of {', '.join(CRM_KINDS)}, got {kind!r}")
+    missing = [name for name in CRM_REQUIRED_VARIABLES[kind] if not env.text(name)]
+    if missing:
+        raise SettingsError(
+            f"LEADOPS_CRM={kind} needs {', '.join(missing)}: set {'it' if len(missing) == 1 else 'them'}"
+        )
+    return CrmSettings(
+        kind=kind,
+        hubspot_host=env.text("LEADOPS_HUBSPOT_HOST"),
+        salesforce_login_url=env.text("LEADOPS_SALESFORCE_LOGIN_URL"),
+        bottlecrm_url=env.text("LEADOPS_BOTTLECRM_URL"),
+        bottlecrm_intake_id=env.text("LEADOPS_BOTTLECRM_INTAKE_ID"),
+    )
+
+
+def _outbox_settings(env: _Reader) -> OutboxSettings:
+    def optional(name: str, kind: Callable, **bounds: float):
+        return env.number(name, None, kind, **bounds)  # type: ignore[arg-type]
+
+    # A second is the floor: the retry schedule looks once a minute, shorter backoffs only bunch up.
+    return OutboxSettings(
+        max_attempts=optional("LEADOPS_OUTBOX_MAX_ATTEMPTS", int, minimum=1, maximum=100),
+        retry_base_seconds=optional("LEADOPS_OUTBOX_RETRY_BASE_SECONDS", float, minimum=1),
+        retry_max_seconds=optional("LEADOPS_OUTBOX_RETRY_MAX_SECONDS", float, minimum=1),
     )
 
 

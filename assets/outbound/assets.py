@@ -15,23 +15,27 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 
 from assets.crm.resource import CrmResource
-from assets.outbound.crm_sync import OUTBOX_DDL
+from assets.outbound.outbox import CONFLICT, DEAD, due_count, utc_now
 from assets.outbound.reconcile import (
     FLAGGED,
     MISSING,
     RECONCILIATION_DDL,
     UNCONFIRMED,
     UNCONFIRMED_STATUS,
+    deliver_due_actions,
+    ensure_tables,
     sync_to_crm,
 )
+from assets.outbound.resource import OutboxResource
 from expectations.runner import SUITES_DIR, to_asset_check_result, validate_dataframe
 
 # dbt models' keys carry their schema; the definitions test fails on a key no asset produces.
 SYNC_PAYLOAD_KEY = AssetKey(["marts", "sync_crm_leads"])
 STATE_LOG_KEY = AssetKey(["ops", "lead_state_log"])
 CRM_WRITES_KEY = AssetKey(["ops", "crm_writes"])
-
-_FINDING_COLUMNS = ["lead_id", "operation", "external_id", "finding", "action", "detail", "checked_at"]
+OUTBOX_DELIVERY_KEY = AssetKey(["ops", "outbox_delivery"])
+# Its own group: process_leads selects the `outbound` group, the retry job only this asset.
+OUTBOX_RETRY_GROUP = "outbound_retry"
 
 
 @asset_check(
@@ -56,62 +60,22 @@ def outbound_payload_meets_contract(
     group_name="outbound",
     kinds={"python", "duckdb"},
     description=(
-        "Writes each decision to the CRM (upsert by external id, owner, first-touch task due by the SLA,"
-        " a note with the reason) and records every call in the ops.crm_writes outbox. Before writing it"
-        " reconciles the outbox with the CRM (what the CRM lost is sent again, what a person changed is"
-        " flagged: ops.crm_reconciliation); after writing it reads every write back, and only writes the"
-        " CRM holds count as written."
+        "Turns each decision into outbox actions (ops.outbox_actions: upsert by external id, owner,"
+        " first-touch task due by the SLA, a note with the reason), enqueued once per lead, kind and decision"
+        " version, and sends the due ones in order, logging every send in ops.crm_writes. Before enqueuing it"
+        " reconciles the outbox with the CRM (what the CRM lost is sent again, an owner a person changed is a"
+        " conflict for review: ops.crm_reconciliation, ops.crm_conflicts); after sending it reads every write"
+        " back, and only writes the CRM holds count as written."
     ),
 )
 def crm_writes(
-    context: AssetExecutionContext, warehouse: DuckDBResource, crm: CrmResource
+    context: AssetExecutionContext, warehouse: DuckDBResource, crm: CrmResource, outbox: OutboxResource
 ) -> MaterializeResult:
     with warehouse.get_connection() as con:
-        con.execute(OUTBOX_DDL)
-        con.execute(RECONCILIATION_DDL)
         payload = con.execute("select * from marts.sync_crm_leads order by lead_id").df()
-        outbox_rows = (
-            con.execute(
-                "select * from ops.crm_writes qualify row_number() over"
-                " (partition by lead_id, operation order by written_at desc) = 1"
-            )
-            .df()
-            .to_dict("records")
-        )
-    outcome = sync_to_crm(crm.client(), payload.to_dict("records"), outbox_rows)
-    results = outcome.results
-    recorded = [result for result in results if result.status != "unchanged"]
-    findings = pd.DataFrame([finding.__dict__ for finding in outcome.findings], columns=_FINDING_COLUMNS)
-    with warehouse.get_connection() as con:
-        con.execute("begin")
-        if recorded:
-            con.register("_crm_writes_frame", pd.DataFrame([result.__dict__ for result in recorded]))
-            con.execute(
-                "insert into ops.crm_writes select lead_id, operation, external_id, crm_object_type,"
-                " crm_record_id, payload_sha256, status, attempts, error, written_at"
-                " from _crm_writes_frame"
-            )
-            con.unregister("_crm_writes_frame")
-        # The table answers "what disagrees now": the latest sync's findings replace the previous ones (the
-        # outbox keeps the history of every write, re-sent ones included).
-        con.execute("delete from ops.crm_reconciliation")
-        if not findings.empty:
-            con.register("_crm_findings_frame", findings)
-            con.execute(
-                f"insert into ops.crm_reconciliation select {', '.join(_FINDING_COLUMNS)}"
-                " from _crm_findings_frame"
-            )
-            con.unregister("_crm_findings_frame")
-        con.execute("commit")
-    counts = pd.Series([result.status for result in results]).value_counts().to_dict() if results else {}
-    for result in results:
-        if result.status == "parked":
-            context.log.warning(f"parked {result.operation} for {result.lead_id}: {result.error}")
-    for finding in outcome.findings:
-        if finding.action == FLAGGED:
-            context.log.warning(
-                f"{finding.finding} for {finding.lead_id} {finding.operation}: {finding.detail}"
-            )
+        outcome = sync_to_crm(con, crm.client(), payload.to_dict("records"), outbox.policy())
+    counts = outcome.statuses
+    _log_outcome(context, outcome.results, outcome.findings)
     if outcome.crm_unavailable:
         # Recorded first, so the outbox claims nothing the CRM lost; then the run fails loudly.
         raise Failure(
@@ -120,38 +84,90 @@ def crm_writes(
             ),
             metadata={"unconfirmed": int(counts.get(UNCONFIRMED_STATUS, 0))},
         )
-    found = findings["finding"].value_counts().to_dict()
+    found = pd.Series([finding.finding for finding in outcome.findings]).value_counts().to_dict()
     return MaterializeResult(
         metadata={
             "leads_in_payload": len(payload),
-            "operations": len(results),
+            "actions_enqueued": outcome.enqueued.enqueued,
+            "actions_unchanged": outcome.enqueued.unchanged,
+            "actions_superseded": outcome.enqueued.superseded,
             # Only writes read back from the CRM after the run; the others are `unconfirmed`.
             "written": int(counts.get("written", 0)),
-            "unchanged": int(counts.get("unchanged", 0)),
+            "retry_scheduled": int(counts.get("retry_scheduled", 0)),
             "parked": int(counts.get("parked", 0)),
+            "conflict": int(counts.get(CONFLICT, 0)),
             "unconfirmed": int(counts.get(UNCONFIRMED_STATUS, 0)),
             "resent_missing_in_crm": int(found.get(MISSING, 0)),
-            "flagged": int((findings["action"] == FLAGGED).sum()),
+            "flagged": sum(1 for finding in outcome.findings if finding.action == FLAGGED),
         }
+    )
+
+
+def _log_outcome(context: AssetExecutionContext, results, findings) -> None:
+    for result in results:
+        if result.status in ("parked", CONFLICT, "retry_scheduled"):
+            context.log.warning(
+                f"{result.status} {result.action.kind} for {result.action.lead_id}: {result.error}"
+            )
+    for finding in findings:
+        if finding.action == FLAGGED:
+            context.log.warning(
+                f"{finding.finding} for {finding.lead_id} {finding.operation}: {finding.detail}"
+            )
+
+
+@asset(
+    key=OUTBOX_DELIVERY_KEY,
+    group_name=OUTBOX_RETRY_GROUP,
+    kinds={"python", "duckdb"},
+    description=(
+        "Sends the outbox's due actions (retries after backoff, actions an operator retried, sends a dead"
+        " process left in flight) without planning anything: the `retry_due_actions` job, no dbt."
+    ),
+)
+def outbox_delivery(
+    context: AssetExecutionContext, warehouse: DuckDBResource, crm: CrmResource, outbox: OutboxResource
+) -> MaterializeResult:
+    with warehouse.get_connection() as con:
+        ensure_tables(con)
+        due = due_count(con, utc_now())
+        results, findings, unavailable = deliver_due_actions(con, crm.client(), outbox.policy())
+    _log_outcome(context, results, findings)
+    if unavailable:
+        raise Failure(
+            description=f"the CRM is unavailable, nothing this run wrote is confirmed: {unavailable}"
+        )
+    statuses = pd.Series([result.status for result in results], dtype="object").value_counts().to_dict()
+    return MaterializeResult(
+        metadata={"due": due, **{status: int(count) for status, count in statuses.items()}}
     )
 
 
 @asset_check(
     asset=CRM_WRITES_KEY,
     name="no_parked_crm_writes",
-    description="Parked writes are retried on every run; this stays red while any is still parked.",
+    description=(
+        "Dead letters (actions parked after the last allowed attempt, with their last error) and conflicts"
+        " (a person changed what an action would overwrite) in ops.outbox_actions; red while any is left."
+        " `leadops actions list|retry|cancel` shows and resolves them."
+    ),
 )
 def no_parked_crm_writes(context: AssetCheckExecutionContext, warehouse: DuckDBResource) -> AssetCheckResult:
     with warehouse.get_connection() as con:
-        con.execute(OUTBOX_DDL)
-        parked = con.execute(
-            "select lead_id, operation, error from ops.crm_writes qualify row_number() over"
-            " (partition by lead_id, operation order by written_at desc) = 1 and status = 'parked'"
+        ensure_tables(con)
+        stuck = con.execute(
+            "select action_id, status, last_error from ops.outbox_actions"
+            f" where status in ('{DEAD}', '{CONFLICT}') order by updated_at"
         ).fetchall()
+    statuses = pd.Series([status for _, status, _ in stuck], dtype="object").value_counts().to_dict()
     return AssetCheckResult(
-        passed=not parked,
+        passed=not stuck,
         severity=AssetCheckSeverity.WARN,
-        metadata={"parked": len(parked), "examples": str(parked[:5])},
+        metadata={
+            "dead": int(statuses.get(DEAD, 0)),
+            "conflict": int(statuses.get(CONFLICT, 0)),
+            "examples": str(stuck[:5]),
+        },
     )
 
 

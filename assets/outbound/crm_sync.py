@@ -1,9 +1,14 @@
-"""Writing decisions to the CRM: planned as idempotent operations, retried, parked visibly, never twice.
+"""Writing decisions to the CRM: planned as idempotent operations and sent through the outbox.
 
 Every operation carries a CRM external id (the CRM refuses a second record for it) and a payload hash.
-The outbox `ops.crm_writes` remembers the hash of the last successful write per (lead, operation), so
-re-running a batch makes no CRM call at all, and a changed payload (the same person submitting again with
-new details) updates the one existing record instead of creating another.
+The operations are the CRM's action kinds of the outbox (assets/outbound/outbox.py): enqueued once per lead,
+kind and decision version, skipped when their payload is what was already sent, so re-running a batch makes
+no CRM call at all, and a changed payload (the same person submitting again with new details) updates the
+one existing record instead of creating another. `ops.crm_writes` logs every send and its outcome.
+
+Before an owner or a status is written, the CRM's current value is compared with what LeadOps last wrote
+there (the value and the record version its write returned): one a person changed since is a conflict,
+recorded and sent to review, never overwritten.
 """
 
 from __future__ import annotations
@@ -11,13 +16,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from integrations.crm.models import LeadFields, ObjectType
+from assets.outbound.outbox import (
+    PERMANENT,
+    TRANSIENT,
+    UNAVAILABLE,
+    ActionConflict,
+    ActionKind,
+    OutboxAction,
+    PlannedAction,
+    SendContext,
+    Sent,
+    decision_version,
+    register_action_kind,
+    utc_now,
+)
+from integrations.crm.models import CrmRecord, LeadFields, ObjectType
 from integrations.crm.port import (
     CrmError,
     CrmPermanentError,
@@ -66,29 +84,12 @@ class PlannedWrite:
 
 
 @dataclass(frozen=True)
-class WriteResult:
+class RefusedRow:
+    """A decision row the CRM models refuse: nothing to send, logged as parked with the reason."""
+
     lead_id: str
-    operation: str
-    external_id: str
-    crm_object_type: str | None
-    crm_record_id: str | None
-    payload_sha256: str
-    status: str  # written | unchanged | parked
-    attempts: int
-    error: str | None
-    written_at: datetime
-
-
-@dataclass
-class RetryPolicy:
-    """Transient CRM errors (timeouts, rate limits, a locked store) are retried with backoff, then parked."""
-
-    max_attempts: int = 3
-    base_delay_seconds: float = 0.5
-    sleep: Callable[[float], None] = field(default=time.sleep)
-
-    def delay(self, attempt: int) -> float:
-        return self.base_delay_seconds * (2 ** (attempt - 1))
+    error: str
+    at: datetime
 
 
 def _clean(value: Any) -> Any:
@@ -176,176 +177,166 @@ def plan_writes(row: Mapping[str, Any]) -> list[PlannedWrite]:
     return writes
 
 
-class OutboxState:
-    """What earlier runs already wrote: last successful payload hash and record per (lead, operation)."""
-
-    def __init__(self, rows: Iterable[Mapping[str, Any]]):
-        self._written: dict[tuple[str, str], Mapping[str, Any]] = {}
-        for row in rows:
-            if row["status"] in ("written", "unchanged"):
-                self._written[(row["lead_id"], row["operation"])] = row
-
-    def forget(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Invalidate (lead, operation) entries the CRM no longer holds, so their writes run again."""
-        for key in keys:
-            self._written.pop(key, None)
-
-    def unchanged(self, write: PlannedWrite) -> Mapping[str, Any] | None:
-        previous = self._written.get((write.lead_id, write.operation))
-        if previous and previous["payload_sha256"] == write.payload_sha256:
-            return previous
-        return None
-
-    def record_of(self, lead_id: str) -> tuple[str, str] | None:
-        previous = self._written.get((lead_id, UPSERT)) or self._written.get((lead_id, LINK_CONTACT))
-        if previous and previous.get("crm_record_id"):
-            return previous["crm_object_type"], previous["crm_record_id"]
-        return None
-
-
-def _call(crm: CrmPort, write: PlannedWrite, record: tuple[str, str] | None) -> tuple[str, str]:
-    payload = write.payload
-    if write.operation == UPSERT:
-        written = crm.upsert_lead(write.external_id, LeadFields(**payload["fields"]))
-        return str(written.object_type), written.record_id
-    if write.operation == LINK_CONTACT:
-        contact = crm.get_record(ObjectType.CONTACT, record_id=payload["record_id"])
-        if contact is None:
-            raise CrmPermanentError(f"contact {payload['record_id']} no longer exists in the CRM")
-        return str(contact.object_type), contact.record_id
-    if record is None:
-        raise CrmPermanentError(f"{write.operation} needs the lead's CRM record, which was not written")
-    object_type, record_id = record
-    if write.operation == ASSIGN_OWNER:
-        written = crm.assign_owner(ObjectType(object_type), record_id, payload["owner_id"])
-    elif write.operation == CREATE_TASK:
-        due_at = datetime.fromisoformat(payload["due_at"])
-        written = crm.create_task(
-            write.external_id, record_id, payload["subject"], due_at, payload.get("owner_id")
-        )
-    elif write.operation == ADD_NOTE:
-        written = crm.add_note(write.external_id, record_id, payload["body"])
-    else:
-        raise ValueError(f"unknown CRM operation {write.operation}")
-    return str(written.object_type), written.record_id
-
-
-def plan_all_writes(
-    rows: Iterable[Mapping[str, Any]], now: Callable[[], datetime] | None = None
-) -> tuple[list[PlannedWrite], list[WriteResult]]:
-    """Plan every row; a row the CRM models refuse is parked with its reason and the batch goes on."""
-    now = now or utc_now
-    writes: list[PlannedWrite] = []
-    refused: list[WriteResult] = []
-    for row in rows:
-        try:
-            writes.extend(plan_writes(row))
-        except ValueError as error:  # pydantic's ValidationError is a ValueError
-            lead_id = str(row.get("lead_id"))
-            refused.append(
-                WriteResult(
-                    lead_id, PLAN, lead_id, None, None, "", "parked", 0, f"payload refused: {error}", now()
-                )
-            )
-    return writes, refused
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def execute_writes(
-    crm: CrmPort,
-    writes: Iterable[PlannedWrite],
-    outbox: OutboxState,
-    retry: RetryPolicy | None = None,
+def plan_actions(
+    rows: Iterable[Mapping[str, Any]],
+    state_seqs: Mapping[str, int] | None = None,
     now: Callable[[], datetime] = utc_now,
-) -> list[WriteResult]:
-    """Run planned writes lead by lead; a parked upsert parks the lead's dependent operations too.
-
-    A CRM that is gone (`CrmUnavailableError`) parks every write not yet made, without calling it.
-    """
-    retry = retry or RetryPolicy()
-    results: list[WriteResult] = []
-    record_by_lead: dict[str, tuple[str, str] | None] = {}
-    parked_leads: set[str] = set()
-    unavailable: CrmUnavailableError | None = None
-    for write in writes:
-        if write.lead_id not in record_by_lead:
-            record_by_lead[write.lead_id] = outbox.record_of(write.lead_id)
-        previous = outbox.unchanged(write)
-        if previous is not None:
-            results.append(
-                WriteResult(
-                    write.lead_id,
-                    write.operation,
-                    write.external_id,
-                    previous.get("crm_object_type"),
-                    previous.get("crm_record_id"),
-                    write.payload_sha256,
-                    "unchanged",
-                    0,
-                    None,
-                    now(),
-                )
+) -> tuple[list[PlannedAction], list[RefusedRow]]:
+    """The outbox actions of every row, versioned by the row (the decision as it is acted on); a row the
+    CRM models refuse is returned with its reason and the batch goes on."""
+    state_seqs = state_seqs or {}
+    actions: list[PlannedAction] = []
+    refused: list[RefusedRow] = []
+    for row in rows:
+        lead_id = str(row.get("lead_id"))
+        try:
+            writes = plan_writes(row)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            refused.append(RefusedRow(lead_id, f"payload refused: {error}", now()))
+            continue
+        version = decision_version({key: _clean(value) for key, value in row.items()})
+        actions.extend(
+            PlannedAction(
+                write.lead_id,
+                write.operation,
+                write.external_id,
+                write.payload,
+                version,
+                state_seqs.get(write.lead_id),
             )
-            continue
-        if unavailable is not None:
-            results.append(_parked(write, 0, f"not attempted: CRM unavailable: {unavailable}", now))
-            continue
-        if write.lead_id in parked_leads:
-            results.append(
-                _parked(write, 0, "not attempted: an earlier operation for this lead was parked", now)
-            )
-            continue
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                object_type, record_id = _call(crm, write, record_by_lead[write.lead_id])
-            except CrmTransientError as error:
-                if attempt < retry.max_attempts:
-                    retry.sleep(retry.delay(attempt))
-                    continue
-                results.append(_parked(write, attempt, f"transient, gave up: {error}", now))
-                parked_leads.add(write.lead_id)
-            except CrmUnavailableError as error:
-                results.append(_parked(write, attempt, f"CRM unavailable: {error}", now))
-                unavailable = error
-            except CrmError as error:
-                results.append(_parked(write, attempt, f"permanent: {error}", now))
-                parked_leads.add(write.lead_id)
-            else:
-                if write.operation in (UPSERT, LINK_CONTACT):
-                    record_by_lead[write.lead_id] = (object_type, record_id)
-                results.append(
-                    WriteResult(
-                        write.lead_id,
-                        write.operation,
-                        write.external_id,
-                        object_type,
-                        record_id,
-                        write.payload_sha256,
-                        "written",
-                        attempt,
-                        None,
-                        now(),
-                    )
-                )
-            break
-    return results
+            for write in writes
+        )
+    return actions, refused
 
 
-def _parked(write: PlannedWrite, attempts: int, error: str, now: Callable[[], datetime]) -> WriteResult:
-    return WriteResult(
-        write.lead_id,
-        write.operation,
-        write.external_id,
-        None,
-        None,
-        write.payload_sha256,
-        "parked",
-        attempts,
-        error,
-        now(),
+# ---------------------------------------------------------------------------- the CRM's action kinds
+
+
+def _record_of(context: SendContext, lead_id: str) -> tuple[str, str] | None:
+    for kind in (UPSERT, LINK_CONTACT):
+        done = context.latest_done(lead_id, kind)
+        if done is not None and done.result_record_id:
+            return str(done.result_object_type), done.result_record_id
+    return None
+
+
+def _sent(record: CrmRecord) -> Sent:
+    return Sent(str(record.object_type), record.record_id, record.version)
+
+
+def _changed_by(record: CrmRecord) -> str:
+    # None of the adapters' records names who made a change (HubSpot, Salesforce and BottleCRM keep it in
+    # their own audit logs); the review shows the time and says so rather than guess.
+    return str(record.fields.get("updated_by") or "a CRM user (the CRM does not report who)")
+
+
+def _check_unchanged_by_people(
+    current: CrmRecord | None,
+    field_name: str,
+    wanted: Any,
+    last_written: Any,
+    snapshot_version: int | None,
+) -> None:
+    """Raise ActionConflict when the CRM holds a value for `field_name` that LeadOps neither wrote last
+    nor is about to write: a person set it after LeadOps' snapshot (its last write) of the record."""
+    if current is None:
+        return
+    in_crm = current.fields.get(field_name)
+    if in_crm is None or in_crm in (wanted, last_written):
+        return
+    raise ActionConflict(
+        field_name,
+        wanted,
+        in_crm,
+        record_id=current.record_id,
+        target_version=current.version,
+        snapshot_version=snapshot_version,
+        changed_by=_changed_by(current),
+        changed_at=current.updated_at,
     )
+
+
+def _send_upsert(action: OutboxAction, context: SendContext) -> Sent:
+    crm: CrmPort = context.client("crm")
+    fields = LeadFields(**action.payload["fields"])
+    previous = context.latest_done(action.lead_id, UPSERT)
+    if previous is not None and fields.status is not None:
+        current = crm.get_record(ObjectType.LEAD, external_id=action.external_id)
+        _check_unchanged_by_people(
+            current,
+            "status",
+            fields.status,
+            previous.payload["fields"].get("status"),
+            previous.result_version,
+        )
+    return _sent(crm.upsert_lead(action.external_id, fields))
+
+
+def _send_link(action: OutboxAction, context: SendContext) -> Sent:
+    crm: CrmPort = context.client("crm")
+    contact = crm.get_record(ObjectType.CONTACT, record_id=action.payload["record_id"])
+    if contact is None:
+        raise CrmPermanentError(f"contact {action.payload['record_id']} no longer exists in the CRM")
+    return _sent(contact)
+
+
+def _needs_record(action: OutboxAction, context: SendContext) -> tuple[str, str]:
+    record = _record_of(context, action.lead_id)
+    if record is None:
+        raise CrmPermanentError(f"{action.kind} needs the lead's CRM record, which was not written")
+    return record
+
+
+def _send_owner(action: OutboxAction, context: SendContext) -> Sent:
+    crm: CrmPort = context.client("crm")
+    object_type, record_id = _needs_record(action, context)
+    previous = context.latest_done(action.lead_id, ASSIGN_OWNER)
+    snapshot = previous or context.latest_done(action.lead_id, UPSERT)
+    current = crm.get_record(ObjectType(object_type), record_id=record_id)
+    _check_unchanged_by_people(
+        current,
+        "owner_id",
+        action.payload["owner_id"],
+        previous.payload["owner_id"] if previous else None,
+        snapshot.result_version if snapshot else None,
+    )
+    return _sent(crm.assign_owner(ObjectType(object_type), record_id, action.payload["owner_id"]))
+
+
+def _send_task(action: OutboxAction, context: SendContext) -> Sent:
+    crm: CrmPort = context.client("crm")
+    _, record_id = _needs_record(action, context)
+    payload = action.payload
+    due_at = datetime.fromisoformat(payload["due_at"])
+    return _sent(
+        crm.create_task(action.external_id, record_id, payload["subject"], due_at, payload.get("owner_id"))
+    )
+
+
+def _send_note(action: OutboxAction, context: SendContext) -> Sent:
+    crm: CrmPort = context.client("crm")
+    _, record_id = _needs_record(action, context)
+    return _sent(crm.add_note(action.external_id, record_id, action.payload["body"]))
+
+
+def classify_crm_error(error: BaseException) -> str | None:
+    if isinstance(error, CrmUnavailableError):
+        return UNAVAILABLE
+    if isinstance(error, CrmTransientError):
+        return TRANSIENT
+    if isinstance(error, CrmError):
+        return PERMANENT
+    return None
+
+
+CRM_TARGET = "crm"
+CRM_ACTION_KINDS = tuple(
+    register_action_kind(ActionKind(name, CRM_TARGET, send, classify_crm_error))
+    for name, send in (
+        (UPSERT, _send_upsert),
+        (LINK_CONTACT, _send_link),
+        (ASSIGN_OWNER, _send_owner),
+        (CREATE_TASK, _send_task),
+        (ADD_NOTE, _send_note),
+    )
+)

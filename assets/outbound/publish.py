@@ -27,7 +27,11 @@ def publish_reader_copy(warehouse_path: Path, reader_path: Path) -> int:
 
 @asset(
     key=READER_COPY_KEY,
-    deps=[AssetKey(["ops", "crm_writes"]), AssetKey(["ops", "lead_state_log"])],
+    deps=[
+        AssetKey(["ops", "crm_writes"]),
+        AssetKey(["ops", "outbox_delivery"]),
+        AssetKey(["ops", "lead_state_log"]),
+    ],
     group_name="outbound",
     kinds={"duckdb"},
     description=(

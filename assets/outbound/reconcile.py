@@ -4,36 +4,54 @@ The outbox skips a write whose payload it already sent, so a CRM that lost recor
 initialised again, or restored from an older backup) would never get them back, and every run would go on
 reporting them as written. Each sync therefore:
 
-1. checks every write the outbox is about to skip; one the CRM no longer holds is forgotten by the outbox and
-   sent again (upserts and creates are keyed by external id, so a redo never duplicates), while what a
-   person changed in the CRM (the lead's owner) is flagged and left as the person set it;
-2. makes the writes;
-3. reads back every write of the run: only what the CRM holds counts as written, anything else is recorded
-   as `unconfirmed` in the outbox, which the next run sends again.
+1. checks every write the outbox is about to skip (its action is done with the same payload); one the CRM
+   no longer holds is reopened and sent again (upserts and creates are keyed by external id, so a redo
+   never duplicates), while what a person changed in the CRM (the lead's owner) is flagged, recorded as a
+   conflict for review and left as the person set it;
+2. enqueues the new actions and sends the due ones (assets/outbound/outbox.py);
+3. reads back every write of the pass: only what the CRM holds counts as written, anything else is logged
+   `unconfirmed` and its action put back as pending, due after the policy's first backoff.
 
-The findings of the latest sync are kept in `ops.crm_reconciliation`.
+The findings of the latest sync are kept in `ops.crm_reconciliation`; every send is logged in
+`ops.crm_writes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+
+import pandas as pd
 
 from assets.outbound.crm_sync import (
     ADD_NOTE,
     ASSIGN_OWNER,
     CREATE_TASK,
+    CRM_TARGET,
     LINK_CONTACT,
+    OUTBOX_DDL,
     PLAN,
     UPSERT,
-    OutboxState,
-    PlannedWrite,
+    RefusedRow,
+    plan_actions,
+)
+from assets.outbound.outbox import (
+    DONE,
+    OUTBOX_ACTIONS_DDL,
+    ActionConflict,
+    ActionResult,
+    EnqueueSummary,
+    OutboxAction,
+    PlannedAction,
     RetryPolicy,
-    WriteResult,
-    execute_writes,
-    plan_all_writes,
+    enqueue_actions,
+    record_conflict,
+    reopen,
+    run_due_actions,
+    schedule_retry,
     utc_now,
 )
 from integrations.crm.models import CrmRecord, ObjectType
@@ -80,10 +98,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    results: list[WriteResult]
+    results: list[ActionResult]
     findings: list[Finding]
-    # Why the CRM could not be read back, when it could not: every write of the run is then unconfirmed.
+    # Why the CRM could not be read back, when it could not: every write of the pass is then unconfirmed.
     crm_unavailable: str | None = None
+    refused: tuple[RefusedRow, ...] = ()
+    enqueued: EnqueueSummary = field(default_factory=lambda: EnqueueSummary(0, 0, 0))
+
+    @property
+    def statuses(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for status in [result.status for result in self.results] + ["parked"] * len(self.refused):
+            counts[status] = counts.get(status, 0) + 1
+        return counts
 
 
 class CrmHoldings:
@@ -99,7 +126,7 @@ class CrmHoldings:
         for operation, external_id in writes:
             if operation == LINK_CONTACT:
                 contact_ids.append(external_id)
-            elif operation != PLAN:
+            elif operation in _OBJECT_OF:
                 external_ids[_OBJECT_OF[operation]].append(external_id)
         self._found: dict[ObjectType, dict[str, CrmRecord]] = {
             object_type: crm.read_by_external_ids(object_type, ids) if ids else {}
@@ -114,11 +141,13 @@ class CrmHoldings:
     def holds(self, operation: str, external_id: str) -> bool:
         if operation == LINK_CONTACT:
             return self._contacts.get(external_id, False)
-        # An owner assignment lands on the lead record; whose it is now is `owner_of`'s question.
+        if operation not in _OBJECT_OF:
+            return True  # another target's action (Slack, email): not the CRM's to confirm
+        # An owner assignment lands on the lead record; whose it is now is `record`'s question.
         return external_id in self._found[_OBJECT_OF[operation]]
 
-    def owner_of(self, lead_external_id: str) -> str | None:
-        return self._found[ObjectType.LEAD][lead_external_id].fields.get("owner_id")
+    def record(self, lead_external_id: str) -> CrmRecord:
+        return self._found[ObjectType.LEAD][lead_external_id]
 
 
 _OBJECT_OF: Mapping[str, ObjectType] = {
@@ -129,60 +158,104 @@ _OBJECT_OF: Mapping[str, ObjectType] = {
 }
 
 
+def _latest_done(con) -> dict[tuple[str, str], OutboxAction]:
+    frame = con.execute(
+        f"select * from ops.outbox_actions where status = '{DONE}'"
+        " qualify row_number() over (partition by lead_id, kind order by seq desc) = 1"
+    ).df()
+    return {(row["lead_id"], row["kind"]): OutboxAction.from_row(row) for row in frame.to_dict("records")}
+
+
 def find_discrepancies(
-    crm: CrmPort, writes: list[PlannedWrite], outbox: OutboxState, now: Callable[[], datetime]
-) -> tuple[list[Finding], set[tuple[str, str]]]:
-    """Check the writes the outbox would skip; returns the findings and the (lead, operation) to redo."""
-    skipped = [write for write in writes if outbox.unchanged(write) is not None]
-    holdings = CrmHoldings(crm, ((write.operation, write.external_id) for write in skipped))
+    crm: CrmPort,
+    planned: Sequence[PlannedAction],
+    done: Mapping[tuple[str, str], OutboxAction],
+    now: Callable[[], datetime],
+) -> tuple[list[Finding], list[OutboxAction], list[tuple[OutboxAction, ActionConflict]]]:
+    """Check the actions the outbox would skip; returns the findings, the done actions to send again and
+    the owners a person changed (conflicts for review)."""
+    skipped = [
+        previous
+        for action in planned
+        if (previous := done.get((action.lead_id, action.kind))) is not None
+        and previous.payload_sha256 == action.payload_sha256
+    ]
+    holdings = CrmHoldings(crm, ((action.kind, action.external_id) for action in skipped))
     findings: list[Finding] = []
-    redo: set[tuple[str, str]] = set()
+    redo: list[OutboxAction] = []
+    conflicts: list[tuple[OutboxAction, ActionConflict]] = []
 
-    def found(write: PlannedWrite, finding: str, action: str, detail: str) -> None:
+    def found(action: OutboxAction, finding: str, what: str, detail: str) -> None:
         findings.append(
-            Finding(write.lead_id, write.operation, write.external_id, finding, action, detail, now())
+            Finding(action.lead_id, action.kind, action.external_id, finding, what, detail, now())
         )
-        if action == RESENT:
-            redo.add((write.lead_id, write.operation))
 
-    for write in skipped:
-        if not holdings.holds(write.operation, write.external_id):
-            if write.operation == LINK_CONTACT:
-                found(write, CONTACT_MISSING, FLAGGED, f"contact {write.external_id} is not in the CRM")
+    for action in skipped:
+        if not holdings.holds(action.kind, action.external_id):
+            if action.kind == LINK_CONTACT:
+                found(action, CONTACT_MISSING, FLAGGED, f"contact {action.external_id} is not in the CRM")
             else:
-                found(write, MISSING, RESENT, f"the CRM holds no {_OBJECT_OF[write.operation]} for it")
-        elif write.operation == ASSIGN_OWNER:
-            in_crm, assigned = holdings.owner_of(write.external_id), write.payload["owner_id"]
+                found(action, MISSING, RESENT, f"the CRM holds no {_OBJECT_OF[action.kind]} for it")
+                redo.append(action)
+        elif action.kind == ASSIGN_OWNER:
+            record = holdings.record(action.external_id)
+            in_crm, assigned = record.fields.get("owner_id"), action.payload["owner_id"]
             if in_crm != assigned:
-                found(write, OWNER_CHANGED, FLAGGED, f"CRM owner {in_crm}, LeadOps assigned {assigned}")
-    return findings, redo
+                found(action, OWNER_CHANGED, FLAGGED, f"CRM owner {in_crm}, LeadOps assigned {assigned}")
+                conflicts.append(
+                    (
+                        action,
+                        ActionConflict(
+                            "owner_id",
+                            assigned,
+                            in_crm,
+                            record_id=record.record_id,
+                            target_version=record.version,
+                            snapshot_version=action.result_version,
+                            changed_by=str(
+                                record.fields.get("updated_by") or "a CRM user (the CRM does not report who)"
+                            ),
+                            changed_at=record.updated_at,
+                        ),
+                    )
+                )
+    return findings, redo, conflicts
 
 
 def confirm_results(
-    crm: CrmPort, results: list[WriteResult], now: Callable[[], datetime]
-) -> tuple[list[WriteResult], list[Finding], str | None]:
-    """Read back every write the run reports as done; one the CRM does not hold becomes `unconfirmed`."""
-    claimed = [result for result in results if result.status in _CLAIMED]
+    crm: CrmPort, results: list[ActionResult], now: Callable[[], datetime]
+) -> tuple[list[ActionResult], list[Finding], str | None]:
+    """Read back every write the pass reports as done; one the CRM does not hold becomes `unconfirmed`."""
+    claimed = [result for result in results if result.status == "written"]
     try:
         holdings: CrmHoldings | None = CrmHoldings(
-            crm, ((result.operation, result.external_id) for result in claimed)
+            crm, ((result.action.kind, result.action.external_id) for result in claimed)
         )
         unavailable = None
     except CrmUnavailableError as error:
         holdings, unavailable = None, str(error)
-    confirmed: list[WriteResult] = []
+    confirmed: list[ActionResult] = []
     findings: list[Finding] = []
     for result in results:
-        if result.status in _CLAIMED and (
-            holdings is None or not holdings.holds(result.operation, result.external_id)
+        action = result.action
+        if result.status == "written" and (
+            holdings is None or not holdings.holds(action.kind, action.external_id)
         ):
             detail = unavailable or "the CRM does not hold it after the write"
-            result = replace(result, status=UNCONFIRMED_STATUS, error=detail, written_at=now())
+            result = ActionResult(
+                action,
+                UNCONFIRMED_STATUS,
+                result.attempts,
+                detail,
+                result.object_type,
+                result.record_id,
+                now(),
+            )
             findings.append(
                 Finding(
-                    result.lead_id,
-                    result.operation,
-                    result.external_id,
+                    action.lead_id,
+                    action.kind,
+                    action.external_id,
                     UNCONFIRMED,
                     RESEND_NEXT_RUN,
                     detail,
@@ -193,18 +266,145 @@ def confirm_results(
     return confirmed, findings, unavailable
 
 
+CRM_WRITES_COLUMNS = [
+    "lead_id",
+    "operation",
+    "external_id",
+    "crm_object_type",
+    "crm_record_id",
+    "payload_sha256",
+    "status",
+    "attempts",
+    "error",
+    "written_at",
+]
+
+
+def _log_rows(results: Iterable[ActionResult], refused: Iterable[RefusedRow]) -> pd.DataFrame:
+    rows = [
+        {
+            "lead_id": result.action.lead_id,
+            "operation": result.action.kind,
+            "external_id": result.action.external_id,
+            "crm_object_type": result.object_type,
+            "crm_record_id": result.record_id,
+            "payload_sha256": result.action.payload_sha256,
+            "status": result.status,
+            "attempts": result.attempts,
+            "error": result.error or ("resent after an interrupted send" if result.resumed else None),
+            "written_at": result.at,
+        }
+        for result in results
+    ] + [
+        {
+            "lead_id": row.lead_id,
+            "operation": PLAN,
+            "external_id": row.lead_id,
+            "crm_object_type": None,
+            "crm_record_id": None,
+            "payload_sha256": "",
+            "status": "parked",
+            "attempts": 0,
+            "error": row.error,
+            "written_at": row.at,
+        }
+        for row in refused
+    ]
+    return pd.DataFrame(rows, columns=CRM_WRITES_COLUMNS)
+
+
+def _append_log(con, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("_crm_writes_frame", frame)
+    try:
+        con.execute(
+            f"insert into ops.crm_writes select {', '.join(CRM_WRITES_COLUMNS)} from _crm_writes_frame"
+        )
+    finally:
+        con.unregister("_crm_writes_frame")
+
+
+def ensure_tables(con) -> None:
+    con.execute(OUTBOX_DDL)
+    con.execute(OUTBOX_ACTIONS_DDL)
+    con.execute(RECONCILIATION_DDL)
+
+
+def _state_seqs(con) -> dict[str, int]:
+    [(exists,)] = con.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'ops' and table_name = 'lead_state_log'"
+    ).fetchall()
+    if not exists:
+        return {}
+    return dict(con.execute("select lead_id, max(seq) from ops.lead_state_log group by 1").fetchall())
+
+
+def deliver_due_actions(
+    con,
+    crm: CrmPort,
+    policy: RetryPolicy,
+    *,
+    now: Callable[[], datetime] = utc_now,
+    rng: random.Random | None = None,
+) -> tuple[list[ActionResult], list[Finding], str | None]:
+    """Send the due actions, read them back, log every outcome in ops.crm_writes; what the CRM does not
+    hold after the write goes back to pending, due after the first backoff."""
+    results = run_due_actions(con, {CRM_TARGET: crm}, policy, now=now, rng=rng)
+    results, findings, unavailable = confirm_results(crm, results, now)
+    for result in results:
+        if result.status == UNCONFIRMED_STATUS:
+            due = result.at + timedelta(seconds=policy.base_delay_seconds)
+            schedule_retry(con, result.action.action_id, result.error or UNCONFIRMED, due, result.at)
+    _append_log(con, _log_rows(results, ()))
+    return results, findings, unavailable
+
+
+def replace_findings(con, findings: Sequence[Finding]) -> None:
+    """The table answers "what disagrees now": the latest sync's findings replace the previous ones."""
+    frame = pd.DataFrame([finding.__dict__ for finding in findings], columns=FINDING_COLUMNS)
+    con.execute("delete from ops.crm_reconciliation")
+    if not frame.empty:
+        con.register("_crm_findings_frame", frame)
+        try:
+            columns = ", ".join(FINDING_COLUMNS)
+            con.execute(f"insert into ops.crm_reconciliation select {columns} from _crm_findings_frame")
+        finally:
+            con.unregister("_crm_findings_frame")
+
+
+FINDING_COLUMNS = ["lead_id", "operation", "external_id", "finding", "action", "detail", "checked_at"]
+
+
 def sync_to_crm(
+    con,
     crm: CrmPort,
     rows: Iterable[Mapping[str, Any]],
-    outbox_rows: Iterable[Mapping[str, Any]],
-    retry: RetryPolicy | None = None,
+    policy: RetryPolicy | None = None,
+    *,
     now: Callable[[], datetime] = utc_now,
+    rng: random.Random | None = None,
 ) -> SyncOutcome:
-    """Plan, reconcile the outbox with the CRM, write, and confirm; the whole outbound step minus storage."""
-    writes, refused = plan_all_writes(rows, now)
-    outbox = OutboxState(outbox_rows)
-    findings, redo = find_discrepancies(crm, writes, outbox, now)
-    outbox.forget(redo)
-    results = refused + execute_writes(crm, writes, outbox, retry, now)
-    results, unconfirmed, unavailable = confirm_results(crm, results, now)
-    return SyncOutcome(results, findings + unconfirmed, unavailable)
+    """The whole outbound step over the warehouse connection `con`: plan every decision row, reconcile
+    the outbox with the CRM, enqueue (one transaction), send what is due, confirm, log."""
+    policy = policy or RetryPolicy()
+    ensure_tables(con)
+    planned, refused = plan_actions(rows, _state_seqs(con), now)
+    findings, redo, conflicts = find_discrepancies(crm, planned, _latest_done(con), now)
+    con.execute("begin")
+    try:
+        for action in redo:
+            reopen(con, action.action_id, "missing in the CRM: sent again", now())
+        for action, conflict in conflicts:
+            record_conflict(con, action, conflict, now())
+        enqueued = enqueue_actions(con, planned, now())
+        _append_log(con, _log_rows((), refused))
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    results, unconfirmed, unavailable = deliver_due_actions(con, crm, policy, now=now, rng=rng)
+    findings = findings + unconfirmed
+    replace_findings(con, findings)
+    return SyncOutcome(results, findings, unavailable, tuple(refused), enqueued)

@@ -35,7 +35,12 @@ class CrmError(Exception):
 
 
 class CrmTransientError(CrmError):
-    """Retryable: timeout, rate limit, locked database. The call had no effect."""
+    """Retryable: timeout, rate limit, locked database. The call had no effect. `retry_after` is the
+    CRM's Retry-After in seconds when it sent one: the caller waits at least that long."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CrmPermanentError(CrmError):

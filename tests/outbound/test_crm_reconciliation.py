@@ -15,7 +15,8 @@ from dagster_duckdb import DuckDBResource
 
 from assets.crm.resource import CrmResource
 from assets.outbound.assets import crm_holds_what_the_outbox_wrote, crm_writes
-from assets.outbound.crm_sync import ASSIGN_OWNER, RetryPolicy, plan_writes
+from assets.outbound.crm_sync import ASSIGN_OWNER, plan_writes
+from assets.outbound.outbox import RetryPolicy
 from assets.outbound.reconcile import (
     FLAGGED,
     MISSING,
@@ -25,12 +26,13 @@ from assets.outbound.reconcile import (
     UNCONFIRMED_STATUS,
     sync_to_crm,
 )
+from assets.outbound.resource import OutboxResource
 from integrations.crm.embedded import EmbeddedCrm
 from integrations.crm.fake import FakeCrm
 from integrations.crm.models import LeadFields, ObjectType, Owner
 from integrations.crm.port import CrmUnavailableError
 
-NO_WAIT = RetryPolicy(max_attempts=3, base_delay_seconds=0, sleep=lambda _: None)
+NO_WAIT = RetryPolicy(max_attempts=3, base_delay_seconds=1)
 LEADS = 3
 OPERATIONS_PER_LEAD = 4  # upsert, owner, task, note
 
@@ -94,16 +96,6 @@ def restore(backup: Path, path: Path) -> None:
     os.replace(backup, path)
 
 
-def latest_outbox(*runs) -> list[dict]:
-    """ops.crm_writes as the asset reads it: latest row per (lead, operation), `unchanged` not stored."""
-    latest: dict[tuple[str, str], dict] = {}
-    for outcome in runs:
-        for result in outcome.results:
-            if result.status != "unchanged":
-                latest[(result.lead_id, result.operation)] = result.__dict__
-    return list(latest.values())
-
-
 def statuses(outcome) -> dict[str, int]:
     return pd.Series([result.status for result in outcome.results]).value_counts().to_dict()
 
@@ -121,23 +113,24 @@ def test_a_crm_restored_from_an_older_backup_is_repaired_and_then_holds_every_re
 ) -> None:
     path = tmp_path / "crm.sqlite"
     initialised_crm(path)
+    con = duckdb.connect()
     back_up(path, tmp_path / "backup.sqlite")
-    first = sync_to_crm(EmbeddedCrm(path, create=False), ROWS, [], NO_WAIT)
+    first = sync_to_crm(con, EmbeddedCrm(path, create=False), ROWS, NO_WAIT)
     assert statuses(first) == {"written": LEADS * OPERATIONS_PER_LEAD}
 
     restore(tmp_path / "backup.sqlite", path)
     restored = EmbeddedCrm(path, create=False)
     assert restored.count(ObjectType.LEAD) == 0
-    second = sync_to_crm(restored, ROWS, latest_outbox(first), NO_WAIT)
+    second = sync_to_crm(con, restored, ROWS, NO_WAIT)
 
     assert {(finding.finding, finding.action) for finding in second.findings} == {(MISSING, RESENT)}
     assert len(second.findings) == LEADS * OPERATIONS_PER_LEAD
     assert statuses(second) == {"written": LEADS * OPERATIONS_PER_LEAD}
     assert_holds_every_record_once(restored)
 
-    third = sync_to_crm(EmbeddedCrm(path, create=False), ROWS, latest_outbox(first, second), NO_WAIT)
+    third = sync_to_crm(con, EmbeddedCrm(path, create=False), ROWS, NO_WAIT)
     assert third.findings == []
-    assert statuses(third) == {"unchanged": LEADS * OPERATIONS_PER_LEAD}
+    assert third.results == []
     assert_holds_every_record_once(restored)
 
 
@@ -166,8 +159,9 @@ class DeletesTheFileAfterWrites:
 def test_a_crm_deleted_mid_run_confirms_nothing_and_the_next_run_refuses_to_start(tmp_path: Path) -> None:
     path = tmp_path / "crm.sqlite"
     initialised_crm(path)
+    con = duckdb.connect()
 
-    outcome = sync_to_crm(DeletesTheFileAfterWrites(EmbeddedCrm(path, create=False), 5), ROWS, [], NO_WAIT)
+    outcome = sync_to_crm(con, DeletesTheFileAfterWrites(EmbeddedCrm(path, create=False), 5), ROWS, NO_WAIT)
 
     assert "written" not in statuses(outcome)
     assert statuses(outcome)[UNCONFIRMED_STATUS] == 5
@@ -178,14 +172,15 @@ def test_a_crm_deleted_mid_run_confirms_nothing_and_the_next_run_refuses_to_star
 
 
 def test_an_owner_a_person_changed_in_the_crm_is_flagged_and_kept() -> None:
+    con = duckdb.connect()
     crm = FakeCrm()
     crm.seed(owners=[owner("own_1"), owner("own_2")])
-    first = sync_to_crm(crm, ROWS[:1], [], NO_WAIT)
+    sync_to_crm(con, crm, ROWS[:1], NO_WAIT)
     lead = crm.get_record(ObjectType.LEAD, external_id="lead_0001")
     crm.assign_owner(ObjectType.LEAD, lead.record_id, "own_2")
     calls_before = len(crm.calls_to("assign_owner"))
 
-    second = sync_to_crm(crm, ROWS[:1], latest_outbox(first), NO_WAIT)
+    second = sync_to_crm(con, crm, ROWS[:1], NO_WAIT)
 
     [finding] = second.findings
     assert (finding.operation, finding.finding, finding.action) == (ASSIGN_OWNER, OWNER_CHANGED, FLAGGED)
@@ -195,15 +190,16 @@ def test_an_owner_a_person_changed_in_the_crm_is_flagged_and_kept() -> None:
 
 
 def test_a_lost_task_alone_is_recreated_on_the_existing_lead_without_a_second_lead() -> None:
+    con = duckdb.connect()
     crm = FakeCrm()
     crm.seed(owners=[owner("own_1")])
-    first = sync_to_crm(crm, ROWS[:1], [], NO_WAIT)
+    sync_to_crm(con, crm, ROWS[:1], NO_WAIT)
     # A rep deleted the task in the CRM (the port has no delete, so straight from the fake's store).
     task = crm.get_record(ObjectType.TASK, external_id="lead_0001:first_touch")
     crm._records.pop(task.record_id)
     crm._by_external_id.pop((ObjectType.TASK, "lead_0001:first_touch"))
 
-    second = sync_to_crm(crm, ROWS[:1], latest_outbox(first), NO_WAIT)
+    second = sync_to_crm(con, crm, ROWS[:1], NO_WAIT)
 
     assert [(finding.operation, finding.finding) for finding in second.findings] == [("create_task", MISSING)]
     assert crm.count(ObjectType.LEAD) == 1 and crm.count(ObjectType.TASK) == 1
@@ -259,7 +255,11 @@ def warehouse_with_payload(path: Path) -> DuckDBResource:
 def materialize(warehouse: DuckDBResource, crm_path: Path, *, raise_on_error: bool = True):
     return dg.materialize(
         [crm_writes],
-        resources={"warehouse": warehouse, "crm": CrmResource(database_path=str(crm_path))},
+        resources={
+            "warehouse": warehouse,
+            "crm": CrmResource(database_path=str(crm_path)),
+            "outbox": OutboxResource(),
+        },
         raise_on_error=raise_on_error,
     )
 

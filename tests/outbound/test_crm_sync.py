@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 
+import duckdb
 import pytest
 
 from assets.outbound.crm_sync import (
@@ -12,43 +14,18 @@ from assets.outbound.crm_sync import (
     CREATE_TASK,
     LINK_CONTACT,
     UPSERT,
-    OutboxState,
-    RetryPolicy,
-    execute_writes,
+    plan_actions,
     plan_writes,
 )
+from assets.outbound.outbox import RetryPolicy
+from assets.outbound.reconcile import sync_to_crm
 from integrations.crm.fake import FakeCrm
 from integrations.crm.models import Contact, ObjectType, Owner
 from integrations.crm.port import CrmTransientError
+from tests.outbound.outbound_rows import routed_row
 
-NO_WAIT = RetryPolicy(max_attempts=3, base_delay_seconds=0, sleep=lambda _: None)
-
-
-def routed_row(**overrides):
-    row = {
-        "lead_id": "lead_0001",
-        "email": "ada@example.org",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "company": "Analytical Engines",
-        "job_title": "CTO",
-        "phone_e164": "+442071234567",
-        "country_code": "GB",
-        "account_id": None,
-        "contact_id": None,
-        "disposition": "route",
-        "lead_status": "routed",
-        "rule_id": "territory_segment",
-        "reason": "EMEA smb → emea_smb",
-        "team": "emea_smb",
-        "owner_id": "own_1",
-        "source": "demo_request",
-        "task_subject": "First touch: Ada Lovelace (demo_request)",
-        "task_due_at": datetime(2026, 11, 25, 12, 30),
-        "note_body": "Routed by territory_segment: EMEA smb → emea_smb",
-    }
-    row.update(overrides)
-    return row
+POLICY = RetryPolicy(max_attempts=3, base_delay_seconds=1, max_delay_seconds=1)
+T0 = datetime(2026, 12, 1, 9, 0)
 
 
 def crm_with_owner() -> FakeCrm:
@@ -83,13 +60,27 @@ def crm_with_owner() -> FakeCrm:
     return crm
 
 
-def run(crm, rows, outbox_rows=()):
-    writes = [write for row in rows for write in plan_writes(row)]
-    return execute_writes(crm, writes, OutboxState(outbox_rows), NO_WAIT)
+def run(crm, rows, con=None, at=T0):
+    """One outbound pass over `con` (a fresh outbox when None): each action's outcome of the pass."""
+    con = con if con is not None else duckdb.connect()
+    outcome = sync_to_crm(con, crm, rows, POLICY, now=lambda: at)
+    return [
+        SimpleNamespace(
+            lead_id=r.action.lead_id,
+            operation=r.action.kind,
+            status=r.status,
+            attempts=r.attempts,
+            error=r.error,
+            crm_record_id=r.record_id,
+        )
+        for r in outcome.results
+    ]
 
 
-def as_outbox(results):
-    return [result.__dict__ for result in results]
+def passes(crm, rows, count):
+    """`count` passes, each after every backoff has run out; the outcomes of all of them."""
+    con = duckdb.connect()
+    return [result for n in range(count) for result in run(crm, rows, con, T0 + timedelta(minutes=n))]
 
 
 def test_routed_lead_gets_record_owner_task_and_note_in_order():
@@ -104,11 +95,13 @@ def test_routed_lead_gets_record_owner_task_and_note_in_order():
 
 def test_rerunning_the_same_batch_makes_no_crm_call():
     crm = crm_with_owner()
-    first = run(crm, [routed_row()])
+    con = duckdb.connect()
+    run(crm, [routed_row()], con)
     calls_before = len(crm.calls)
-    second = run(crm, [routed_row()], as_outbox(first))
-    assert {r.status for r in second} == {"unchanged"}
-    assert len(crm.calls) == calls_before
+    second = run(crm, [routed_row()], con)
+    assert second == []
+    # Only the reconciliation's reads: no write reaches the CRM again.
+    assert {call.method for call in crm.calls[calls_before:]} <= {"read_by_external_ids", "get_record"}
     assert crm.count(ObjectType.LEAD) == 1 and crm.count(ObjectType.TASK) == 1
 
 
@@ -123,40 +116,45 @@ def test_lost_outbox_still_creates_no_duplicate_record_or_task():
 
 def test_same_person_with_new_details_updates_the_one_record():
     crm = crm_with_owner()
-    first = run(crm, [routed_row()])
-    second = run(crm, [routed_row(job_title="CEO")], as_outbox(first))
+    con = duckdb.connect()
+    run(crm, [routed_row()], con)
+    second = run(crm, [routed_row(job_title="CEO")], con)
     upsert = next(r for r in second if r.operation == UPSERT)
     assert upsert.status == "written"
     assert crm.count(ObjectType.LEAD) == 1
     assert crm.get_record(ObjectType.LEAD, external_id="lead_0001").fields["job_title"] == "CEO"
 
 
-def test_transient_failure_is_retried_then_succeeds():
+def test_transient_failure_is_retried_after_its_backoff_then_succeeds():
     crm = crm_with_owner()
     crm.inject_failure("upsert_lead", times=2, failure=CrmTransientError)
-    results = run(crm, [routed_row()])
-    upsert = results[0]
-    assert upsert.status == "written" and upsert.attempts == 3
+    results = passes(crm, [routed_row()], 3)
+    assert [r.status for r in results if r.operation == UPSERT] == ["retry_scheduled"] * 2 + ["written"]
+    assert results[2].attempts == 3
 
 
 def test_persistent_transient_failure_parks_the_lead_and_the_batch_goes_on():
-    crm = crm_with_owner()
-    crm.inject_failure("upsert_lead", times=3, failure=CrmTransientError)
-    results = run(crm, [routed_row(), routed_row(lead_id="lead_0002", email="b@example.org")])
+    class TimesOutForOneLead(FakeCrm):
+        def upsert_lead(self, external_id, fields):
+            if external_id == "lead_0001":
+                raise CrmTransientError("timeout")
+            return super().upsert_lead(external_id, fields)
+
+    crm = TimesOutForOneLead()
+    crm.seed(owners=crm_with_owner().read_owners())
+    results = passes(crm, [routed_row(), routed_row(lead_id="lead_0002", email="b@example.org")], 3)
     first_lead = [r for r in results if r.lead_id == "lead_0001"]
-    assert {r.status for r in first_lead} == {"parked"}
-    assert "transient" in first_lead[0].error
+    assert [r.status for r in first_lead] == ["retry_scheduled", "retry_scheduled", "parked"]
+    assert "transient" in first_lead[-1].error
     second_lead = [r for r in results if r.lead_id == "lead_0002"]
     assert {r.status for r in second_lead} == {"written"}
 
 
-def test_parked_write_is_retried_on_the_next_run():
+def test_a_task_waiting_for_a_retry_is_sent_on_the_next_pass():
     crm = crm_with_owner()
-    crm.inject_failure("create_task", times=3, failure=CrmTransientError)
-    first = run(crm, [routed_row()])
-    assert next(r for r in first if r.operation == CREATE_TASK).status == "parked"
-    second = run(crm, [routed_row()], as_outbox(first))
-    assert next(r for r in second if r.operation == CREATE_TASK).status == "written"
+    crm.inject_failure("create_task", times=1, failure=CrmTransientError)
+    results = passes(crm, [routed_row()], 2)
+    assert [r.status for r in results if r.operation == CREATE_TASK] == ["retry_scheduled", "written"]
     assert crm.count(ObjectType.TASK) == 1
 
 
@@ -203,11 +201,7 @@ def test_lead_without_country_is_written():
 
 
 def test_a_row_the_crm_model_refuses_is_parked_and_the_batch_goes_on():
-    from assets.outbound.crm_sync import PLAN, plan_all_writes
-
-    writes, refused = plan_all_writes([routed_row(country_code="usa"), routed_row(lead_id="lead_0002")])
+    actions, refused = plan_actions([routed_row(country_code="usa"), routed_row(lead_id="lead_0002")])
     assert [r.lead_id for r in refused] == ["lead_0001"]
-    assert (
-        refused[0].operation == PLAN and refused[0].status == "parked" and "country_code" in refused[0].error
-    )
-    assert {w.lead_id for w in writes} == {"lead_0002"}
+    assert "country_code" in refused[0].error
+    assert {a.lead_id for a in actions} == {"lead_0002"}
