@@ -15,8 +15,7 @@ outcomes as (
 ),
 
 policy as (
-    select
-        max(case when setting = 'misroute_window_days' then value end) as misroute_window_days
+    select max(case when setting = 'misroute_window_days' then value end) as misroute_window_days
     from {{ ref('outcome_policy') }}
 ),
 

@@ -44,8 +44,8 @@ ranked as (
     select
         states.*,
         row_number() over (
-            partition by lead_id, entity_kind, entity_id
-            order by occurred_at desc, outcome_id desc
+            partition by states.lead_id, states.entity_kind, states.entity_id
+            order by states.occurred_at desc, states.outcome_id desc
         ) as recency
     from states
 )

@@ -28,7 +28,8 @@ ended as (
     select
         clamped.*,
         case
-            when first_touch_at is not null then greatest(written_to_crm_end, first_touch_at)
+            when clamped.first_touch_at is not null
+                then greatest(clamped.written_to_crm_end, clamped.first_touch_at)
         end as first_touch_end
     from clamped
 )
