@@ -55,9 +55,10 @@ def read_reader_copy(path: Path, query: str):
         return None
 
 
-def test_file_dropped_while_daemon_runs_is_decided_and_written_once(pipeline, tmp_path):
+def test_file_dropped_while_daemon_runs_is_decided_and_written_once(pipeline, prepared_warehouse, tmp_path):
     from integrations.crm.models import ObjectType
 
+    prepared_warehouse.publish_parse_state()
     env = {**os.environ, "LEADOPS_SENSOR_INTERVAL_SECONDS": "1"}
     process = start_daemon(env, tmp_path / "daemon.log")
     try:
@@ -88,7 +89,7 @@ def test_file_dropped_while_daemon_runs_is_decided_and_written_once(pipeline, tm
             )
             if fates and len(fates) == 5 and decided and decided[0][0] == 3:
                 break
-            time.sleep(2)
+            time.sleep(0.5)
         else:
             log = (tmp_path / "daemon.log").read_text()[-4000:]
             pytest.fail(f"the sensor path did not process the batch in time; daemon log tail:\n{log}")

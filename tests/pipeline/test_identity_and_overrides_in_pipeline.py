@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from conftest import open_pipeline
 from dagster import DagsterInstance
 from pipeline_helpers import event
 
@@ -110,13 +109,13 @@ def _decisions(pipeline) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Runs:
+def runs(prepared_warehouse) -> Runs:
     from dagster_project.cli import explain_text, main, open_reader
 
     monkeypatch = pytest.MonkeyPatch()
     with DagsterInstance.ephemeral() as instance:
         try:
-            pipeline = open_pipeline(tmp_path_factory.mktemp("identity") / "home", monkeypatch, instance)
+            pipeline = prepared_warehouse.open(monkeypatch, instance)
             pipeline.land(first_batch(), name="first")
             pipeline.run()
             after_first = _decisions(pipeline)

@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import open_pipeline
 from dagster import DagsterInstance
 from pipeline_helpers import event
 
@@ -75,9 +74,9 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
+def scenario(prepared_warehouse):
     with pytest.MonkeyPatch.context() as monkeypatch, DagsterInstance.ephemeral() as instance:
-        pipeline = open_pipeline(tmp_path_factory.mktemp("scenario") / "home", monkeypatch, instance)
+        pipeline = prepared_warehouse.open(monkeypatch, instance)
         scenario = Scenario(pipeline)
 
         # Run 1: the 5-line batch of the acceptance check, mixed with other traffic.
