@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import open_pipeline
 from dagster import DagsterInstance
 from pipeline_helpers import event
 
+from dagster_project.settings import Settings
 from tests.interpretation.openai_compatible_server import ScriptedServer, answer
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def _leads():
 
 
 @pytest.fixture(scope="module")
-def llm_run(tmp_path_factory):
+def llm_run(prepared_warehouse):
     server = ScriptedServer()
     server.start()
     # A model that "obeys" the injection would still only fill schema fields: say it answers pricing.
@@ -51,10 +51,12 @@ def llm_run(tmp_path_factory):
     monkeypatch = pytest.MonkeyPatch()
     with DagsterInstance.ephemeral() as instance:
         try:
-            pipeline = open_pipeline(tmp_path_factory.mktemp("llm") / "home", monkeypatch, instance)
+            pipeline = prepared_warehouse.open(monkeypatch, instance)
             monkeypatch.setenv("LEADOPS_LLM_BASE_URL", server.base_url)
             monkeypatch.setenv("LEADOPS_LLM_MODEL", "scripted-model")
             monkeypatch.setenv("LEADOPS_LLM_API_KEY", "test-key")
+            # The job is built from the settings: read them again now that the model is configured.
+            pipeline.settings = Settings.from_env()
             pipeline.land(_leads(), name="llm")
             pipeline.run()
             decisions = {
