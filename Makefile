@@ -13,7 +13,10 @@ export GX_ANALYTICS_ENABLED := false
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# caldav pulls urllib3-future, whose wheel installs a .pth that swaps urllib3 for itself in every
+	# interpreter (requests then runs on a urllib3 it was not pinned against); built from source with
+	# URLLIB3_NO_OVERRIDE=1 it installs beside the real urllib3 instead.
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/python -m pip install --quiet --no-binary urllib3-future -e '.[dev]'
 	touch $(STAMP)
 
 ## The dbt manifest the Dagster definitions are built from (re-parsed only when a dbt file changed).
