@@ -99,8 +99,18 @@ def crm_writes(
             "unconfirmed": int(counts.get(UNCONFIRMED_STATUS, 0)),
             "resent_missing_in_crm": int(found.get(MISSING, 0)),
             "flagged": sum(1 for finding in outcome.findings if finding.action == FLAGGED),
+            **_retry_counts(outcome.results),
         }
     )
+
+
+def _retry_counts(results) -> dict[str, int]:
+    """How hard this pass had to try: its sends that were a retry (an action's second or later attempt,
+    or the resend of one a dead process left in flight), and the most attempts one action has taken."""
+    return {
+        "retries": sum(1 for result in results if result.attempts > 1 or result.resumed),
+        "max_attempts": max((result.attempts for result in results), default=0),
+    }
 
 
 def _log_outcome(context: AssetExecutionContext, results, findings) -> None:
@@ -139,7 +149,11 @@ def outbox_delivery(
         )
     statuses = pd.Series([result.status for result in results], dtype="object").value_counts().to_dict()
     return MaterializeResult(
-        metadata={"due": due, **{status: int(count) for status, count in statuses.items()}}
+        metadata={
+            "due": due,
+            **{status: int(count) for status, count in statuses.items()},
+            **_retry_counts(results),
+        }
     )
 
 

@@ -55,7 +55,7 @@ from assets.outbound.outbox import (
     utc_now,
 )
 from integrations.crm.models import CrmRecord, ObjectType
-from integrations.crm.port import CrmPort, CrmUnavailableError
+from integrations.crm.port import CrmPort, CrmTransientError, CrmUnavailableError
 
 RECONCILIATION_DDL = """
 create schema if not exists ops;
@@ -234,6 +234,12 @@ def confirm_results(
         unavailable = None
     except CrmUnavailableError as error:
         holdings, unavailable = None, str(error)
+    except CrmTransientError:
+        # A rate limit or a 5xx on the read-back itself: the CRM acknowledged every write, and the next
+        # sync's reconciliation reads them back and resends what it lacks. Failing the pass instead (with
+        # the outbox already moved on) failed 17 of 32 delivery passes at 20 % HubSpot faults; treating
+        # them as unconfirmed resent whole passes and parked more actions than the faults did.
+        return results, [], None
     confirmed: list[ActionResult] = []
     findings: list[Finding] = []
     for result in results:
