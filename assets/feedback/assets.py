@@ -14,6 +14,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from assets.feedback.crm_changes import describe, poll_crm_outcomes
 from assets.feedback.ingest import ensure_feedback_tables, ingest_outcome_files
 from assets.feedback.report import key_numbers_markdown, write_report
 from assets.feedback.resource import FeedbackZone
@@ -47,7 +48,41 @@ class ReportsFolder(ConfigurableResource):
 
 
 @asset(
+    key="crm_outcome_changes",
+    group_name=FEEDBACK_GROUP,
+    kinds={"python", "duckdb"},
+    required_resource_keys={"crm", "warehouse", "feedback"},
+    description=(
+        "Owner and status changes a person made in the CRM since the last poll (the adapter's optional"
+        " change feed), ingested as outcome events through the outcome contract; a CRM without a change"
+        " feed yet is reported and skipped."
+    ),
+)
+def crm_outcome_changes(context: AssetExecutionContext) -> MaterializeResult:
+    # Resources by key, not by type: importing the CRM stage's resource would couple the stages, and
+    # Dagster takes resources one way or the other, not both.
+    client = context.resources.crm.client()
+    feedback: FeedbackZone = context.resources.feedback
+    with context.resources.warehouse.get_connection() as con:
+        result = poll_crm_outcomes(con, client, feedback.directory, batch_id=f"crm-{context.run_id[:8]}")
+    context.log.info(describe(result))
+    ingest = result.ingest
+    return MaterializeResult(
+        metadata={
+            "change_feed_supported": result.supported,
+            "changes_read": result.changes_read,
+            "outcomes": result.outcomes_landed,
+            "accepted": ingest.accepted if ingest else 0,
+            "quarantined": ingest.quarantined if ingest else 0,
+            "cursor": result.cursor or "",
+        }
+    )
+
+
+@asset(
     key="raw_outcome_events",
+    # After the CRM poll, so the outcome marts read both sources' outcomes in the same run.
+    deps=[crm_outcome_changes],
     group_name=FEEDBACK_GROUP,
     kinds={"python", "duckdb"},
     description=(

@@ -27,10 +27,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 from integrations.crm.models import ObjectType
-from integrations.crm.port import CrmError, CrmPermanentError, CrmTransientError, CrmUnavailableError
+from integrations.crm.port import (
+    SYSTEM_ACTOR,
+    CrmChange,
+    CrmError,
+    CrmPermanentError,
+    CrmTransientError,
+    CrmUnavailableError,
+    lead_field_changes,
+)
 from integrations.crm.store import RecordStoreCrm, StoredRecord
 
-SCHEMA_VERSION = 1
+# 2: record_changes, the change feed of lead owners and statuses (read_changes).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -47,6 +56,16 @@ CREATE INDEX IF NOT EXISTS records_by_type ON records (object_type, record_id);
 CREATE TABLE IF NOT EXISTS id_sequences (
     prefix     TEXT PRIMARY KEY,
     last_value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS record_changes (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id   TEXT NOT NULL,
+    external_id TEXT,
+    field       TEXT NOT NULL,
+    old_value   TEXT,
+    new_value   TEXT,
+    changed_by  TEXT NOT NULL,
+    changed_at  TEXT NOT NULL
 );
 """
 
@@ -78,8 +97,9 @@ def _row_to_record(row: tuple[str, str, str | None, str, int, str, str]) -> Stor
 
 
 class _SqliteTransaction:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, actor: str = SYSTEM_ACTOR) -> None:
         self._connection = connection
+        self._actor = actor
 
     def _one(self, where: str, parameters: tuple[str, ...]) -> StoredRecord | None:
         row = self._connection.execute(f"SELECT {_COLUMNS} FROM records WHERE {where}", parameters).fetchone()
@@ -118,6 +138,8 @@ class _SqliteTransaction:
         )
 
     def update(self, record: StoredRecord) -> None:
+        if record.object_type is ObjectType.LEAD:
+            self._log_changes(record)
         self._connection.execute(
             "UPDATE records SET fields_json = ?, version = ?, updated_at = ? WHERE record_id = ?",
             (
@@ -127,6 +149,30 @@ class _SqliteTransaction:
                 record.record_id,
             ),
         )
+
+    def _log_changes(self, record: StoredRecord) -> None:
+        previous = self.by_id(record.record_id)
+        for field, old, new in lead_field_changes(previous.fields if previous else {}, record.fields):
+            self._connection.execute(
+                "INSERT INTO record_changes (record_id, external_id, field, old_value, new_value, changed_by,"
+                " changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.record_id,
+                    record.external_id,
+                    field,
+                    old,
+                    new,
+                    self._actor,
+                    record.updated_at.isoformat(),
+                ),
+            )
+
+    def changes_after(self, seq: int, limit: int) -> list[tuple]:
+        return self._connection.execute(
+            "SELECT seq, record_id, external_id, field, old_value, new_value, changed_by, changed_at"
+            " FROM record_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
 
     def next_sequence_value(self, prefix: str) -> int:
         row = self._connection.execute(
@@ -145,9 +191,16 @@ class EmbeddedCrm(RecordStoreCrm):
     """
 
     def __init__(
-        self, database_path: str | Path, *, busy_timeout_seconds: float = 5.0, create: bool = True
+        self,
+        database_path: str | Path,
+        *,
+        busy_timeout_seconds: float = 5.0,
+        create: bool = True,
+        actor: str = SYSTEM_ACTOR,
     ) -> None:
         self.database_path = Path(database_path)
+        # Who this client's writes are recorded as in the change feed: LeadOps, or a person's name.
+        self.actor = actor
         self._busy_timeout_seconds = busy_timeout_seconds
         self._local = threading.local()
         if create:
@@ -261,7 +314,7 @@ class EmbeddedCrm(RecordStoreCrm):
             # A write takes the write lock up front (IMMEDIATE). A deferred transaction that reads and then
             # tries to write cannot wait for the lock in WAL mode: SQLite fails it at once with SQLITE_BUSY.
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield _SqliteTransaction(connection)
+            yield _SqliteTransaction(connection, self.actor)
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             raise _translate(error) from error
@@ -269,3 +322,21 @@ class EmbeddedCrm(RecordStoreCrm):
             with suppress(sqlite3.Error):
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
+
+    def read_changes(self, since: str | None = None, limit: int = 1000) -> list[CrmChange]:
+        """Lead owner/status changes after the cursor `since`, oldest first (`CrmChangeFeed`)."""
+        with self._transaction(write=False) as tx:
+            rows = tx.changes_after(int(since or 0), limit)
+        return [
+            CrmChange(
+                cursor=str(seq),
+                record_id=record_id,
+                external_id=external_id,
+                field=field,
+                old_value=old,
+                new_value=new,
+                changed_by=changed_by,
+                changed_at=datetime.fromisoformat(changed_at),
+            )
+            for seq, record_id, external_id, field, old, new, changed_by, changed_at in rows
+        ]

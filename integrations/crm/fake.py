@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from integrations.crm.models import Account, Contact, ObjectType, Opportunity, Owner
-from integrations.crm.port import CrmError, CrmPermanentError, CrmPort, CrmTransientError
+from integrations.crm.port import (
+    SYSTEM_ACTOR,
+    CrmChange,
+    CrmError,
+    CrmPermanentError,
+    CrmPort,
+    CrmTransientError,
+    lead_field_changes,
+)
 from integrations.crm.store import RecordStoreCrm, StoredRecord
 
 # Every public method of the port; each is recorded and can be made to fail.
@@ -50,10 +58,14 @@ class _MemoryTransaction:
         records: dict[str, StoredRecord],
         by_external_id: dict[tuple[ObjectType, str], str],
         sequences: dict[str, int],
+        changes: list[CrmChange] | None = None,
+        actor: str = SYSTEM_ACTOR,
     ) -> None:
         self._records = records
         self._by_external_id = by_external_id
         self._sequences = sequences
+        self._changes = changes if changes is not None else []
+        self._actor = actor
         self._undo: list[Callable[[], None]] = []
 
     def by_id(self, record_id: str) -> StoredRecord | None:
@@ -89,6 +101,21 @@ class _MemoryTransaction:
         previous = self._records[record.record_id]
         self._records[record.record_id] = record
         self._undo.append(lambda: self._records.__setitem__(record.record_id, previous))
+        if record.object_type is ObjectType.LEAD:
+            for field, old, new in lead_field_changes(previous.fields, record.fields):
+                self._changes.append(
+                    CrmChange(
+                        cursor=str(len(self._changes) + 1),
+                        record_id=record.record_id,
+                        external_id=record.external_id,
+                        field=field,
+                        old_value=old,
+                        new_value=new,
+                        changed_by=self._actor,
+                        changed_at=record.updated_at,
+                    )
+                )
+                self._undo.append(self._changes.pop)
 
     def next_sequence_value(self, prefix: str) -> int:
         previous = self._sequences.get(prefix, 0)
@@ -138,6 +165,9 @@ class FakeCrm(RecordStoreCrm):
         self._by_external_id: dict[tuple[ObjectType, str], str] = {}
         self._sequences: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._changes: list[CrmChange] = []
+        # Who writes through this fake, as the change feed records it; a test sets a person's name.
+        self.actor = SYSTEM_ACTOR
         self._failures: dict[str, _PlannedFailure] = {}
         self.calls: list[FakeCall] = []
         for method, times in (fail_next or {}).items():
@@ -182,6 +212,12 @@ class FakeCrm(RecordStoreCrm):
             if isinstance(outcome, CrmPermanentError):
                 raise outcome
 
+    def read_changes(self, since: str | None = None, limit: int = 1000) -> list[CrmChange]:
+        """Lead owner/status changes after the cursor `since`, oldest first (`CrmChangeFeed`)."""
+        with self._lock:
+            start = int(since or 0)
+            return list(self._changes[start : start + limit])
+
     def _take_failure(self, method: str) -> _PlannedFailure | None:
         with self._lock:
             planned = self._failures.get(method)
@@ -196,7 +232,9 @@ class FakeCrm(RecordStoreCrm):
     def _transaction(self, *, write: bool) -> Iterator[_MemoryTransaction]:
         # One lock for reads and writes: calls from several threads see each other's changes whole.
         with self._lock:
-            transaction = _MemoryTransaction(self._records, self._by_external_id, self._sequences)
+            transaction = _MemoryTransaction(
+                self._records, self._by_external_id, self._sequences, self._changes, self.actor
+            )
             try:
                 yield transaction
             except BaseException:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from integrations.crm.models import (
     Account,
@@ -92,3 +94,54 @@ class CrmPort(Protocol):
     # in order; a record the CRM refuses is a CrmPermanentError in its slot and the others still load.
     # Each record keeps the id it has in the CSV and is replaced whole.
     def import_records(self, records: Sequence[AdminRecord]) -> list[CrmRecord | CrmPermanentError]: ...
+
+
+# ---------------------------------------------------------------- change feed (optional)
+
+# The actor an adapter records for LeadOps's own writes; any other actor is a person working in the CRM.
+SYSTEM_ACTOR = "leadops"
+# The lead fields whose changes are outcomes: a person taking the lead from its owner, or moving it on.
+CHANGE_FIELDS = ("owner_id", "status")
+
+
+class CrmChange(BaseModel):
+    """One change of a lead's owner or status, as the CRM's change history holds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cursor: str = Field(description="opaque position in the feed: pass the last one back as `since`")
+    record_id: str
+    external_id: str | None
+    field: Literal["owner_id", "status"]
+    old_value: str | None
+    new_value: str | None
+    changed_by: str
+    changed_at: datetime
+
+    @property
+    def by_person(self) -> bool:
+        return self.changed_by != SYSTEM_ACTOR
+
+
+@runtime_checkable
+class CrmChangeFeed(Protocol):
+    """Optional beside `CrmPort`: incremental reads of lead owner/status changes, who made them and when.
+
+    The embedded CRM and the fake implement it; HubSpot, Salesforce and BottleCRM do not yet (their
+    property-history and field-history APIs would). `since=None` reads from the start.
+    """
+
+    def read_changes(self, since: str | None = None, limit: int = 1000) -> list[CrmChange]: ...
+
+
+def supports_change_feed(client: object) -> bool:
+    return isinstance(client, CrmChangeFeed)
+
+
+def lead_field_changes(before: dict, after: dict) -> list[tuple[str, str | None, str | None]]:
+    """(field, old, new) for each change-feed field that differs between two versions of a lead."""
+    return [
+        (name, before.get(name), after.get(name))
+        for name in CHANGE_FIELDS
+        if before.get(name) != after.get(name)
+    ]
