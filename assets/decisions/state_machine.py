@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,54 +71,26 @@ DISPOSITION_TARGETS: dict[str, LeadState] = {
     "disqualify": LeadState.DISQUALIFIED,
 }
 
-# The columns of marts.lead_decisions (docs/architecture.md). Only transitions whose required evidence is
-# a subset of these can be logged from a decision row.
-DECISION_COLUMNS: frozenset[str] = frozenset(
-    {
-        "lead_id",
-        "event_ids",
-        "email",
-        "first_name",
-        "last_name",
-        "company",
-        "source",
-        "account_id",
-        "account_name",
-        "contact_id",
-        "match_method",
-        "country_code",
-        "region",
-        "segment",
-        "employees",
-        "industry",
-        "spam_signals",
-        "disposition",
-        "reason",
-        "rule_id",
-        "team",
-        "owner_id",
-        "sla_minutes",
-        "first_received_at",
-        "last_received_at",
-        "decided_at",
-        "decided_by",
-        "override_id",
-        "previous_owner_id",
-        "account_match_probability",
-        "person_review_candidate_person_id",
-        "person_review_probability",
-        "account_review_candidate_id",
-        "account_review_probability",
-        "employees_source",
-        "enrichment_status",
-        "enrichment_confidence",
-        "intent",
-        "intent_source",
-        "intent_confidence",
-        "policy_flag",
-        "high_impact_allowed",
-    }
+# The columns of marts.lead_decisions are listed once, in the dbt macro every branch of the model renders
+# from; a transition is logged from a decision row only when its required evidence is a subset of them.
+DECISION_COLUMNS_MACRO = (
+    Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "lead_decision_columns.sql"
 )
+
+
+@cache
+def decision_columns() -> frozenset[str]:
+    """The columns of marts.lead_decisions, as the macro `lead_decision_columns` returns them."""
+    macro = DECISION_COLUMNS_MACRO.read_text(encoding="utf-8")
+    body = macro.split("macro lead_decision_columns()", 1)[1].split("endmacro", 1)[0]
+    listed = body.split("return([", 1)[1].split("])", 1)[0]
+    columns = frozenset(re.findall(r"'(\w+)'", listed))
+    if not columns:
+        raise StateMachineError(
+            f"no column list in the macro lead_decision_columns ({DECISION_COLUMNS_MACRO})"
+        )
+    return columns
+
 
 # Context logged beside the required evidence, so the log alone explains each step. Personal data
 # (email, names, company) stays out: the log is kept forever and lead_id is enough to join back.
@@ -394,7 +367,7 @@ def _pipeline_steps(table: TransitionTable, state: LeadState | None) -> list[Tra
     return [
         rule
         for rule in table.successors(state)
-        if set(rule.required_evidence) <= DECISION_COLUMNS
+        if set(rule.required_evidence) <= decision_columns()
         and not HUMAN_EVIDENCE & set(rule.required_evidence)
     ]
 

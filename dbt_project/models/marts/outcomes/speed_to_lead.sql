@@ -4,6 +4,24 @@
 -- of its own time and the previous stage's end. So the stage durations always add up to the end-to-end
 -- time, which counts only for leads with a first touch.
 {%- set stages = ['landed', 'validated', 'matched', 'enriched', 'decided', 'written_to_crm'] %}
+{#- Each stage's end, and each stage's duration from the previous stage's end, in stage order. -#}
+{%- set stage_ends = [] %}
+{%- set durations = [] %}
+{%- set previous = namespace(stage='received') %}
+{%- for stage in stages %}
+    {%- do stage_ends.append(
+        'greatest(' ~ previous.stage ~ '_end, coalesce(' ~ stage ~ '_at, ' ~ previous.stage ~ '_end)) as '
+        ~ stage ~ '_end'
+    ) %}
+    {%- set previous.stage = stage %}
+{%- endfor %}
+{%- set previous.stage = 'received' %}
+{%- for stage in stages + ['first_touch'] %}
+    {%- do durations.append(
+        dbt.datediff(previous.stage ~ '_end', stage ~ '_end', 'second') ~ ' as ' ~ stage ~ '_seconds'
+    ) %}
+    {%- set previous.stage = stage %}
+{%- endfor %}
 
 with stamps as (
     select * from {{ ref('int_collect_lead_stage_timestamps') }}
@@ -15,12 +33,8 @@ clamped as (
         source,
         team,
         first_touch_at,
-        received_at as received_end
-        {%- set previous = namespace(stage='received') %}
-        {%- for stage in stages %},
-            greatest({{ previous.stage }}_end, coalesce({{ stage }}_at, {{ previous.stage }}_end)) as {{ stage }}_end
-            {%- set previous.stage = stage %}
-        {%- endfor %}
+        received_at as received_end,
+        {{ stage_ends | join(', ') }}
     from stamps
 ),
 
@@ -40,11 +54,7 @@ select
     team,
     received_end as received_at,
     first_touch_at,
-    first_touch_at is not null as is_touched
-    {%- set previous.stage = 'received' %}
-    {%- for stage in stages + ['first_touch'] %},
-        {{ dbt.datediff(previous.stage ~ '_end', stage ~ '_end', 'second') }} as {{ stage }}_seconds
-        {%- set previous.stage = stage %}
-    {%- endfor %},
+    first_touch_at is not null as is_touched,
+    {{ durations | join(', ') }},
     {{ dbt.datediff('received_end', 'first_touch_end', 'second') }} as end_to_end_seconds
 from ended

@@ -1,11 +1,19 @@
--- ops.crm_writes, the outbound stage's outbox (assets/outbound): when each lead was written to the CRM
--- (status written or unchanged; parked writes never reached it). Read by relation lookup for the same
--- reason as stg_feedback__lead_state_log: outbound runs after dbt, a source would draw a cycle. Empty with
--- these columns before the first write.
+-- ops.crm_writes, the outbound stage's log of sends (assets/outbound): when each lead was written to the
+-- CRM, as which record, after how many attempts (status written or unchanged; parked writes never reached
+-- it). Read by relation lookup for the same reason as stg_feedback__lead_state_log: outbound runs after dbt,
+-- a source would draw a cycle. Empty with these columns before the first write.
 {%- set columns = {
     'lead_id': dbt.type_string(), 'operation': dbt.type_string(), 'external_id': dbt.type_string(),
-    'write_status': dbt.type_string(), 'written_at': dbt.type_timestamp(),
+    'crm_object_type': dbt.type_string(), 'crm_record_id': dbt.type_string(),
+    'write_status': dbt.type_string(), 'attempts': dbt.type_int(), 'write_error': dbt.type_string(),
+    'written_at': dbt.type_timestamp(),
 } %}
+{%- set empty = [] %}
+{%- set typed = [] %}
+{%- for name, type in columns.items() %}
+    {%- do empty.append('cast(null as ' ~ type ~ ') as ' ~ name) %}
+    {%- do typed.append('cast(' ~ name ~ ' as ' ~ type ~ ') as ' ~ name) %}
+{%- endfor %}
 {%- set outbox = adapter.get_relation(database=target.database, schema='ops', identifier='crm_writes') %}
 
 with source as (
@@ -14,23 +22,21 @@ with source as (
             lead_id,
             operation,
             external_id,
+            crm_object_type,
+            crm_record_id,
             status as write_status,
+            attempts,
+            error as write_error,
             written_at
         from {{ outbox }}
     {%- else %}
-        select
-            {%- for name, type in columns.items() %}
-                cast(null as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
-            {%- endfor %}
+        select {{ empty | join(', ') }}
         where 1 = 0
     {%- endif %}
 ),
 
 renamed as (
-    select
-        {%- for name, type in columns.items() %}
-            cast({{ name }} as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    select {{ typed | join(', ') }}
     from source
 )
 

@@ -11,25 +11,25 @@
     'meeting_at': dbt.type_timestamp(), 'channel': dbt.type_string(), 'mark': dbt.type_string(),
     'ingested_at': dbt.type_timestamp(),
 } %}
+{%- set empty = [] %}
+{%- set typed = [] %}
+{%- for name, type in columns.items() %}
+    {%- do empty.append('cast(null as ' ~ type ~ ') as ' ~ name) %}
+    {%- do typed.append('cast(' ~ name ~ ' as ' ~ type ~ ') as ' ~ name) %}
+{%- endfor %}
 {%- set source_relation = load_relation(source('feedback', 'outcome_events')) %}
 
 with source as (
     {%- if source_relation is not none %}
         select * from {{ source('feedback', 'outcome_events') }}
     {%- else %}
-        select
-            {%- for name, type in columns.items() %}
-                cast(null as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
-            {%- endfor %}
+        select {{ empty | join(', ') }}
         where 1 = 0
     {%- endif %}
 ),
 
 renamed as (
-    select
-        {%- for name, type in columns.items() %}
-            cast({{ name }} as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    select {{ typed | join(', ') }}
     from source
 )
 

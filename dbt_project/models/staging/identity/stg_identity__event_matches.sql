@@ -10,6 +10,8 @@ renamed as (
         person_candidate_source,
         person_candidate_person_id,
         person_match_probability,
+        -- Why a pair goes to a person whatever its probability (confusable spellings of one name, ...).
+        person_review_reason,
         account_decision,
         account_candidate_id,
         account_match_method,
