@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, Failure, MetadataValue, OpExecutionContext, Output, op
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -20,9 +20,9 @@ from dagster_dbt import (
 from dagster_duckdb import DuckDBResource
 
 from assets.decisions.rules_version import RulesResource
-from dagster_project.dbt_in_process import dbt_build_in_process
+from dagster_project.dbt_in_process import dbt_audit_in_process, dbt_build_in_process, preload_manifest
 from dagster_project.dbt_manifest import ManifestMissingError
-from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.settings import DBT_PROJECT_DIR, current_settings
 
 
 class LeadOpsDbtTranslator(DagsterDbtTranslator):
@@ -60,6 +60,10 @@ create table if not exists ops.dbt_rules_builds (rules_version varchar not null,
 # (assets/interpretation), then the decision models run. dbt_project.yml tags the decision models `decide`,
 # so a new model joins a step by its folder's or its own config, and the SQL stays one project.
 DECIDE_SELECTION = "tag:decide"
+# Tests that guard nothing a micro-batch can break (whole-history audits, relationships that hold by
+# construction, the CRM's own data) are tagged `audit`: they leave the process_leads steps (each dbt node
+# costs per-node overhead on a batch of one lead) and run in the scheduled `audit_warehouse` job instead.
+AUDIT_SELECTION = "tag:audit"
 
 
 class DecideStepTranslator(LeadOpsDbtTranslator):
@@ -84,7 +88,7 @@ decide_translator = DecideStepTranslator(settings=DagsterDbtTranslatorSettings(e
     project=leadops_dbt_project,
     dagster_dbt_translator=dbt_translator,
     name="leadops_dbt_models",
-    exclude=DECIDE_SELECTION,
+    exclude=f"{DECIDE_SELECTION} {AUDIT_SELECTION}",
 )
 def leadops_dbt_models(
     context: AssetExecutionContext, warehouse: DuckDBResource, rules: RulesResource
@@ -123,6 +127,7 @@ def leadops_dbt_models(
     dagster_dbt_translator=decide_translator,
     name="leadops_dbt_decisions",
     select=DECIDE_SELECTION,
+    exclude=AUDIT_SELECTION,
 )
 def leadops_dbt_decisions(
     context: AssetExecutionContext, warehouse: DuckDBResource, rules: RulesResource
@@ -137,6 +142,19 @@ def leadops_dbt_decisions(
     yield from dbt_build_in_process(context, leadops_dbt_project, decide_translator, extra_args=extra_args)
 
 
+@op(name="dbt_audit_tests", description="`dbt test --select tag:audit` against the warehouse.")
+def dbt_audit_tests(context: OpExecutionContext, warehouse: DuckDBResource, rules: RulesResource) -> Output:
+    """Fails the run, listing every failing test, when one of the audits finds rows."""
+    _share_with_dbt(warehouse, rules)
+    ran, failures = dbt_audit_in_process(leadops_dbt_project, AUDIT_SELECTION, context.run.run_id)
+    if failures:
+        raise Failure(
+            description=f"{len(failures)} of {ran} warehouse audit test(s) failed:\n" + "\n".join(failures),
+            metadata={"tests_run": ran, "failures": MetadataValue.md("\n".join(failures))},
+        )
+    return Output(ran, metadata={"tests_run": ran})
+
+
 def _built_everything(context: AssetExecutionContext) -> bool:
     """Only a build of every dbt asset vouches for the rules; a subset picked in the UI does not."""
     return set(context.selected_asset_keys) == set(context.assets_def.keys)
@@ -147,3 +165,16 @@ def _share_with_dbt(warehouse: DuckDBResource, rules: RulesResource) -> None:
     it the run's own values, so dbt writes the file the other steps of this run read."""
     os.environ["LEADOPS_WAREHOUSE_PATH"] = str(Path(warehouse.database).resolve())
     os.environ["LEADOPS_POLICY_DIR"] = rules.policy_dir
+
+
+def warm_up_dbt() -> None:
+    """Run once in the warm run process (warm_launcher.py): parse the project with the values
+    `_share_with_dbt` will hand dbt, so forked runs build without parsing."""
+    settings = current_settings()
+    preload_manifest(
+        leadops_dbt_project,
+        {
+            "LEADOPS_WAREHOUSE_PATH": str(Path(settings.warehouse_path).resolve()),
+            "LEADOPS_POLICY_DIR": settings.policy_dir,
+        },
+    )

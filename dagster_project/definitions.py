@@ -13,7 +13,6 @@ from assets.enrichment.assets import domain_firmographics
 from assets.enrichment.resource import EnrichmentResource
 from assets.feedback.assets import (
     ReportsFolder,
-    crm_outcome_changes,
     outcome_report,
     raw_outcome_events,
     raw_outcome_events_name_decided_leads,
@@ -42,6 +41,8 @@ from assets.overrides.assets import operator_overrides
 from assets.overrides.resources import OverridesFile
 from dagster_project.dbt import leadops_dbt_decisions, leadops_dbt_models
 from dagster_project.jobs import (
+    audit_warehouse_job,
+    audit_warehouse_schedule,
     process_leads_job,
     process_outcomes_job,
     retry_due_actions_job,
@@ -153,7 +154,6 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             outbox_delivery,
             warehouse_reader_copy,
             identity_trained_models,
-            crm_outcome_changes,
             raw_outcome_events,
             outcome_report,
         ],
@@ -165,14 +165,20 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             crm_holds_what_the_outbox_wrote,
             raw_outcome_events_name_decided_leads,
         ],
-        jobs=[process_leads_job, process_outcomes_job, retry_due_actions_job, train_identity_models_job],
+        jobs=[
+            process_leads_job,
+            process_outcomes_job,
+            retry_due_actions_job,
+            train_identity_models_job,
+            audit_warehouse_job,
+        ],
         sensors=[
             new_leads_sensor,
             enrichment_retry_sensor,
             overrides_changed_sensor,
             outcome_feedback_sensor,
         ],
-        schedules=[safety_net_schedule, retry_due_actions_schedule],
+        schedules=[safety_net_schedule, retry_due_actions_schedule, audit_warehouse_schedule],
         resources={**build_resources(settings), **(resources or {})},
         executor=in_process_executor,
     )

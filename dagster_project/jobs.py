@@ -1,5 +1,7 @@
 """The one job that carries a batch from the landing zone to CRM writes, and its safety-net schedule."""
 
+import json
+import time
 from collections.abc import Iterator
 
 from dagster import (
@@ -8,19 +10,24 @@ from dagster import (
     Executor,
     InitExecutorContext,
     RunRequest,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
     define_asset_job,
     executor,
     in_process_executor,
+    job,
     schedule,
 )
 
 from assets.ingest.resources import LandingZone
 from assets.outbound.assets import OUTBOX_RETRY_GROUP
 from assets.outbound.publish import READER_COPY_KEY
+from dagster_project.dbt import dbt_audit_tests
 from dagster_project.run_lock import describe_this_process, hold_run_lock, run_lock_path
 from dagster_project.settings import current_settings
+
+STEP_SECONDS_TAG = "leadops/step_seconds"
 
 
 class _OneRunAtATimeExecutor(Executor):
@@ -45,8 +52,21 @@ class _OneRunAtATimeExecutor(Executor):
         def announce(holder: str) -> None:
             plan_context.log.warning(f"Waiting for the warehouse: {holder} is processing leads ...")
 
+        step_seconds: dict[str, float] = {}
+        waited = time.monotonic()
         with hold_run_lock(lock, describe_this_process(f"run {run_id}"), on_wait=announce):
-            yield from self._inner.execute(plan_context, execution_plan)
+            step_seconds["(waiting for the run lock)"] = round(time.monotonic() - waited, 2)
+            for event in self._inner.execute(plan_context, execution_plan):
+                if event.is_step_success or event.is_step_failure:
+                    duration_ms = getattr(event.event_specific_data, "duration_ms", None)
+                    if duration_ms is not None:
+                        step_seconds[event.step_key] = round(duration_ms / 1000, 2)
+                yield event
+        # Per-step durations on the run itself (a tag the runs list and `leadops` can read without
+        # scanning the event log): where a batch's seconds went.
+        plan_context.instance.add_run_tags(run_id, {STEP_SECONDS_TAG: json.dumps(step_seconds)})
+        listing = ", ".join(f"{step} {seconds:.2f} s" for step, seconds in step_seconds.items())
+        plan_context.log.info(f"Step durations: {listing}")
 
 
 @executor(
@@ -110,3 +130,23 @@ def safety_net_schedule(context: ScheduleEvaluationContext, landing: LandingZone
     if not waiting:
         return SkipReason(f"nothing waiting in {landing.directory}")
     return RunRequest(run_config={"ops": {"raw_inbound_events": {"config": {"files": []}}}})
+
+
+@job(
+    name="audit_warehouse",
+    executor_def=one_run_at_a_time_executor,
+    description="Whole-warehouse dbt audits (tests tagged `audit`), kept off the per-batch path.",
+)
+def audit_warehouse_job() -> None:
+    dbt_audit_tests()
+
+
+# Nightly: the audits read whole tables, and this run takes the one run slot, so a lead landing meanwhile
+# waits for it (~10 s).
+audit_warehouse_schedule = ScheduleDefinition(
+    name="audit_warehouse_nightly",
+    job=audit_warehouse_job,
+    cron_schedule="0 4 * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Runs the audit tests; a failure fails the run, visible in the UI.",
+)

@@ -1,4 +1,6 @@
 -- A record has at most one open person assignment: a merge or unmerge closes the old row first.
+-- A whole-history audit (the identity step enforces it per batch): the scheduled audit_warehouse job runs it.
+{{ config(tags=["audit"]) }}
 select
     record_id,
     count(*) as open_rows
