@@ -40,13 +40,17 @@ round_robin_leads as (
         and rule_decisions.team is not null
 ),
 
+-- Every earlier decision is a round-robin assignment except an account owner's (named_owner_rule_kinds)
+-- and an operator's override: whatever rule ids the policy gives its own rules.
 earlier_assignments as (
     select
         owner_id,
         team,
         count(*) as assigned_count
     from earlier_decisions
-    where rule_id in {{ round_robin_rule_ids() }}
+    where
+        rule_id not in {{ named_owner_rule_kinds() }}
+        and rule_id <> 'override'
     group by owner_id, team
 ),
 

@@ -1,13 +1,19 @@
--- The routing rules. Each CTE below is one rule: it lists the leads the rule applies to, the team or owner
--- it sends them to and the reason a rep will read. All candidates are then ranked by the rule's priority
--- in the routing_rules seed (lower first; disabled rules are ignored) and the first match wins.
+-- The routing rules. Each CTE below is one KIND of rule: it lists the leads the rule applies to, the team
+-- or owner it sends them to and the reason a rep will read. All candidates are then ranked by the rule's
+-- priority in the routing_rules seed (lower first; disabled rules are ignored) and the first match wins.
 --
--- To change WHO gets WHAT, edit the seeds (routing_rules, territory_teams, special_cases, spam_signals,
--- segment_bands, country_regions, teams). To add a new KIND of rule, add a CTE here, a row in
--- routing_rules and a unit test in _routing__models.yml.
+-- To change WHO gets WHAT, edit the seeds: a rule of an existing kind is one routing_rules row. The
+-- built-in kinds are one rule each, named after the kind (spam ... no_territory). The generic kinds read
+-- their conditions from the row itself, so a policy may have any number of them:
+--   lead_attribute: list cells (countries, regions, segments, sources, intents, job_functions,
+--                   seniorities, account_statuses; 'a|b', empty = anything) that must all hold;
+--   catch_all:      every lead (the lowest priority catches what nothing else took).
+-- A team cell may be a template with {region} and {segment} (macro resolve_team_template).
+-- To add a new KIND of rule: one CTE here (named rule_<kind>, added to candidates), one routing_rules row
+-- and one unit test in _routing__models.yml.
 --
 -- A candidate with a team but no owner is round-robined among the team's active owners in
--- int_assign_round_robin_owners (those rule ids are listed in macro round_robin_rule_ids).
+-- int_assign_round_robin_owners (every kind but those in macro named_owner_rule_kinds).
 --
 -- is_waiting: the winning rule reads the segment (routing_rules.waits_for_enrichment) while the lead's
 -- company lookup failed transiently; such a lead is not decided until enrichment answers or its deadline
@@ -220,16 +226,17 @@ rule_owned_prospect as (
 ),
 
 -- partner_referral: the lead came through a partner -> the team named on the rule's row in
--- routing_rules, round robin.
+-- routing_rules (a template such as PARTNER-{region} names one team per region), round robin.
 rule_partner_referral as (
     select
         leads.lead_id,
         'partner_referral' as rule_id,
-        routing_rules.team,
+        {{ resolve_team_template('routing_rules.team', 'leads.region', 'leads.segment') }} as team,
         cast(null as {{ dbt.type_string() }}) as owner_id,
         {{ dbt.concat([
             "'partner referral from '", "coalesce(leads.partner_name, leads.partner_id, 'an unnamed partner')",
-            "': team '", "coalesce(routing_rules.team, 'none')",
+            "': team '",
+            "coalesce(" ~ resolve_team_template('routing_rules.team', 'leads.region', 'leads.segment') ~ ", 'none')",
         ]) }} as reason
     from leads
     inner join routing_rules
@@ -304,6 +311,49 @@ rule_no_territory as (
     from leads
 ),
 
+-- lead_attribute: every routing_rules row of this kind is a rule; it matches a lead when each of its list
+-- cells holds the lead's value (empty = anything; a lead without an account has account status 'none').
+-- Countries not served, support requests from customers, a title function or seniority to escalate, a
+-- spam or junk phrase (intent_rules gives the intent 'spam' or 'junk'): one row each. The row's
+-- description is the reason the rep reads.
+rule_lead_attribute as (
+    select
+        leads.lead_id,
+        routing_rules.rule_id,
+        {{ resolve_team_template('routing_rules.team', 'leads.region', 'leads.segment') }} as team,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        {{ dbt.concat(["routing_rules.description", "' (rule '", "routing_rules.rule_id", "')'"]) }} as reason
+    from leads
+    inner join routing_rules
+        on
+            routing_rules.kind = 'lead_attribute'
+            and {{ in_policy_list('routing_rules.countries', 'leads.country_code') }}
+            and {{ in_policy_list('routing_rules.regions', 'leads.region') }}
+            and {{ in_policy_list('routing_rules.segments', 'leads.segment') }}
+            and {{ in_policy_list('routing_rules.sources', 'leads.source') }}
+            and {{ in_policy_list('routing_rules.intents', 'leads.intent') }}
+            and {{ in_policy_list('routing_rules.job_functions', 'leads.job_function') }}
+            and {{ in_policy_list('routing_rules.seniorities', 'leads.seniority') }}
+            and {{ in_policy_list('routing_rules.account_statuses', "coalesce(leads.account_status, 'none')") }}
+),
+
+-- catch_all: every lead is a candidate of every row of this kind; with the lowest priority it takes what
+-- nothing else took, to the row's team (template) or, without one, to a person (disposition escalate).
+rule_catch_all as (
+    select
+        leads.lead_id,
+        routing_rules.rule_id,
+        {{ resolve_team_template('routing_rules.team', 'leads.region', 'leads.segment') }} as team,
+        cast(null as {{ dbt.type_string() }}) as owner_id,
+        {{ dbt.concat([
+            "routing_rules.description", "' (rule '", "routing_rules.rule_id", "': country '",
+            "coalesce(leads.country_code, 'unknown')", "', segment '", "coalesce(leads.segment, 'unknown')", "')'",
+        ]) }} as reason
+    from leads
+    inner join routing_rules
+        on routing_rules.kind = 'catch_all'
+),
+
 candidates as (
     select * from rule_spam
     union all
@@ -332,6 +382,10 @@ candidates as (
     select * from rule_territory_segment
     union all
     select * from rule_no_territory
+    union all
+    select * from rule_lead_attribute
+    union all
+    select * from rule_catch_all
 ),
 
 ranked as (
