@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster_project.cli.actions import register_action_commands
+from dagster_project.cli.backfill import register_backfill_command
 from dagster_project.cli.overrides import register_identity_commands, register_override_commands
 from dagster_project.cli.rules_diff import register_rules_commands
 from dagster_project.cli.policy import register_policy_commands
@@ -621,6 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_identity_commands(commands)
     register_action_commands(commands)
     register_rules_commands(commands)
+    register_backfill_command(commands)
     register_policy_commands(commands)
     run = commands.add_parser("run", help="process everything waiting in the landing zone now")
     run.add_argument("--files", nargs="*", help="only these landed file names")
