@@ -99,17 +99,15 @@ def preload_manifest(project: DbtProject, environment: dict[str, str]) -> None:
         _warm.update(
             manifest=result.result,
             environment={name: os.environ.get(name) for name in _DBT_ENVIRONMENT},
-            manifest_mtime=project.manifest_path.stat().st_mtime_ns,
         )
 
 
-def _warm_manifest(project: DbtProject):
-    """The warm process's parsed manifest when it still matches this step's environment and project."""
+def _warm_manifest():
+    """The warm process's parsed manifest when this step gives dbt the same environment. The project's
+    sources are the warm process's own: it is replaced when one changes (warm_launcher.py)."""
     if not _warm:
         return None
     if _warm["environment"] != {name: os.environ.get(name) for name in _DBT_ENVIRONMENT}:
-        return None
-    if _warm["manifest_mtime"] != project.manifest_path.stat().st_mtime_ns:
         return None
     return _warm["manifest"]
 
@@ -138,7 +136,7 @@ def dbt_build_in_process(
     if params.indirect_selection:
         os.environ[DBT_INDIRECT_SELECTION_ENV] = params.indirect_selection
     try:
-        result = dbtRunner(manifest=_warm_manifest(project), callbacks=[collect]).invoke(
+        result = dbtRunner(manifest=_warm_manifest(), callbacks=[collect]).invoke(
             [
                 "build",
                 *extra_args,
@@ -193,7 +191,7 @@ def dbt_audit_in_process(project: DbtProject, selection: str, run_id: str) -> tu
             results.append(msg_to_dict(message))
 
     try:
-        result = dbtRunner(manifest=_warm_manifest(project), callbacks=[collect]).invoke(
+        result = dbtRunner(manifest=_warm_manifest(), callbacks=[collect]).invoke(
             [
                 "test",
                 "--select",

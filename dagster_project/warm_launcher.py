@@ -16,7 +16,7 @@ Failure handling:
   ready (definitions, preloads and a dbt parse: 20–30 s on two idle cores, 111 s at a load average of 14),
   runs start cold through the code server exactly as with the DefaultRunLauncher.
 - Code changes: before every fork the warm process compares the modification times of the project files it
-  loaded (Python under the working directory, the dbt project, the dbt manifest) with those at warm-up, and
+  loaded (Python under the working directory, the dbt project's sources) with those at warm-up, and
   answers "stale" when one changed; the launcher replaces it and that run starts cold. A run from another
   code location (another module or working directory) gets its own warm process.
 - The warm process talks to the launcher over one end of a socket pair, so it exits when the daemon does.
@@ -282,7 +282,8 @@ class _WarmProcess:
 
 
 def _project_files(working_directory: Path) -> dict[str, int]:
-    """Modification times of what a code change touches: loaded project modules and the dbt project."""
+    """Modification times of what a code change touches: loaded project modules and the dbt project's
+    sources. Not dbt's target/: under `dagster dev` every cold run process re-parses into it."""
     files: dict[str, int] = {}
     root = str(working_directory)
     for module in list(sys.modules.values()):
@@ -294,8 +295,6 @@ def _project_files(working_directory: Path) -> dict[str, int]:
         subfolders[:] = [name for name in subfolders if name not in ("target", "logs", "dbt_packages")]
         for name in names:
             files[os.path.join(folder, name)] = _mtime(os.path.join(folder, name))
-    manifest = dbt_project / "target" / "manifest.json"
-    files[str(manifest)] = _mtime(str(manifest))
     return files
 
 
