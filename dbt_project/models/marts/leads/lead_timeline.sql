@@ -72,8 +72,8 @@ received as (
         cast(null as {{ dbt.type_string() }}) as actor,
         cast(null as {{ dbt.type_string() }}) as rule_id,
         {{ dbt.concat([
-            'inbound_events.source', "' ('", 'inbound_events.file_name', "':'",
-            as_text('inbound_events.line_number'), "')'",
+            "coalesce(inbound_events.source, '-')", "' ('", "coalesce(inbound_events.file_name, '-')", "':'",
+            "coalesce(" ~ as_text('inbound_events.line_number') ~ ", '-')", "')'",
         ]) }} as detail,
         cast(null as {{ dbt.type_string() }}) as evidence,
         cast(null as {{ dbt.type_string() }}) as flag
