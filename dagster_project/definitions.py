@@ -34,6 +34,7 @@ from assets.outbound.assets import (
     no_parked_crm_writes,
     outbound_payload_meets_contract,
     outbox_delivery,
+    sla_events,
 )
 from assets.outbound.publish import warehouse_reader_copy
 from assets.outbound.resource import OutboxResource
@@ -43,6 +44,7 @@ from dagster_project.dbt import leadops_dbt_decisions, leadops_dbt_models
 from dagster_project.jobs import (
     audit_warehouse_job,
     audit_warehouse_schedule,
+    enforce_first_touch_sla_job,
     process_leads_job,
     process_outcomes_job,
     retry_due_actions_job,
@@ -54,6 +56,7 @@ from sensors.new_leads import new_leads_sensor
 from sensors.outbox_retry import retry_due_actions_schedule
 from sensors.outcome_feedback import outcome_feedback_sensor
 from sensors.overrides_changed import overrides_changed_sensor
+from sensors.sla_breaches import sla_breaches_sensor
 
 # Retraining the splink models is a deliberate act: its own job, never scheduled, never in process_leads.
 train_identity_models_job = define_asset_job(
@@ -84,7 +87,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
         "rules": RulesResource(dbt_project_dir=str(DBT_PROJECT_DIR), policy_dir=settings.policy_dir),
         "crm": crm_resource(settings),
-        "outbox": OutboxResource(**settings.outbox.overrides()),
+        "outbox": OutboxResource(**settings.outbox.overrides(), **notification_config(settings)),
         "landing": LandingZone(path=str(settings.landing_dir)),
         "identity": IdentityResolver(**settings.identity.overrides()),
         "enrichment": EnrichmentResource(
@@ -109,6 +112,31 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "feedback": FeedbackZone(path=str(settings.feedback_dir)),
         "reports": ReportsFolder(path=str(settings.reports_dir)),
     }
+
+
+def notification_config(settings: Settings) -> dict[str, object]:
+    """Slack, SMTP and CalDAV for the outbox resource, only those configured; secrets as EnvVar."""
+    notify = settings.notifications
+    config: dict[str, object] = {}
+    if notify.slack_token_set:
+        config.update(slack_token=EnvVar("LEADOPS_SLACK_TOKEN"), slack_base_url=notify.slack_base_url)
+    if notify.smtp_host:
+        config.update(
+            smtp_host=notify.smtp_host,
+            smtp_port=notify.smtp_port,
+            smtp_security=notify.smtp_security,
+            smtp_user=notify.smtp_user,
+            smtp_password=EnvVar("LEADOPS_SMTP_PASSWORD") if notify.smtp_password_set else None,
+            smtp_from=notify.smtp_from,
+            email_templates_dir=str(DBT_PROJECT_DIR / settings.policy_dir / "email_templates"),
+        )
+    if notify.caldav_url:
+        config.update(
+            caldav_url=notify.caldav_url,
+            caldav_user=notify.caldav_user,
+            caldav_password=EnvVar("LEADOPS_CALDAV_PASSWORD") if notify.caldav_password_set else None,
+        )
+    return config
 
 
 def crm_resource(settings: Settings) -> CrmResource:
@@ -152,6 +180,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             lead_state_log,
             crm_writes,
             outbox_delivery,
+            sla_events,
             warehouse_reader_copy,
             identity_trained_models,
             raw_outcome_events,
@@ -169,6 +198,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             process_leads_job,
             process_outcomes_job,
             retry_due_actions_job,
+            enforce_first_touch_sla_job,
             train_identity_models_job,
             audit_warehouse_job,
         ],
@@ -177,6 +207,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             enrichment_retry_sensor,
             overrides_changed_sensor,
             outcome_feedback_sensor,
+            sla_breaches_sensor,
         ],
         schedules=[safety_net_schedule, retry_due_actions_schedule, audit_warehouse_schedule],
         resources={**build_resources(settings), **(resources or {})},

@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from assets.ingest.resources import LandingZone
-from assets.outbound.assets import OUTBOX_RETRY_GROUP
+from assets.outbound.assets import OUTBOX_RETRY_GROUP, SLA_GROUP
 from assets.outbound.publish import READER_COPY_KEY
 from dagster_project.dbt import dbt_audit_tests
 from dagster_project.run_lock import describe_this_process, hold_run_lock, run_lock_path
@@ -114,6 +114,15 @@ retry_due_actions_job = define_asset_job(
     selection=AssetSelection.groups(OUTBOX_RETRY_GROUP) | AssetSelection.assets(READER_COPY_KEY),
     executor_def=one_run_at_a_time_executor,
     description="Outbox → due actions sent (retries, operator retries, interrupted sends) → reader copy.",
+)
+
+# Reminds owners of missed first-touch SLAs and re-routes where the policy says so, then publishes the
+# reader copy: no ingest, no dbt. Launched by sensors/sla_breaches.py; same one-run-at-a-time executor.
+enforce_first_touch_sla_job = define_asset_job(
+    name="enforce_first_touch_sla",
+    selection=AssetSelection.groups(SLA_GROUP) | AssetSelection.assets(READER_COPY_KEY),
+    executor_def=one_run_at_a_time_executor,
+    description="Missed first-touch SLAs → Slack reminder, then re-route to the next owner → reader copy.",
 )
 
 

@@ -210,6 +210,28 @@ class OutboxSettings:
         return {name: value for name, value in vars(self).items() if value is not None}
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Slack, SMTP and CalDAV for notifications, each optional: a target left unset is never used. Secrets
+    stay in their variables (LEADOPS_SLACK_TOKEN, LEADOPS_SMTP_PASSWORD, LEADOPS_CALDAV_PASSWORD): only
+    whether each is set is kept here, and the definitions hand them to the resource as EnvVar."""
+
+    slack_token_set: bool = False
+    slack_base_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str | None = None
+    smtp_password_set: bool = False
+    smtp_from: str | None = None
+    caldav_url: str | None = None
+    caldav_user: str | None = None
+    caldav_password_set: bool = False
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -224,6 +246,7 @@ class Settings:
     intake: IntakeSettings = field(default_factory=IntakeSettings)
     crm: CrmSettings = field(default_factory=CrmSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -245,6 +268,7 @@ class Settings:
             intake=_intake_settings(env),
             crm=_crm_settings(env),
             outbox=_outbox_settings(env),
+            notifications=_notification_settings(env),
         )
 
     @property
@@ -464,6 +488,29 @@ def _outbox_settings(env: _Reader) -> OutboxSettings:
         max_attempts=optional("LEADOPS_OUTBOX_MAX_ATTEMPTS", int, minimum=1, maximum=100),
         retry_base_seconds=optional("LEADOPS_OUTBOX_RETRY_BASE_SECONDS", float, minimum=1),
         retry_max_seconds=optional("LEADOPS_OUTBOX_RETRY_MAX_SECONDS", float, minimum=1),
+    )
+
+
+def _notification_settings(env: _Reader) -> NotificationSettings:
+    smtp_host, smtp_from = env.text("LEADOPS_SMTP_HOST"), env.text("LEADOPS_SMTP_FROM")
+    if bool(smtp_host) != bool(smtp_from):
+        raise SettingsError("set both LEADOPS_SMTP_HOST and LEADOPS_SMTP_FROM, or neither")
+    security = env.text("LEADOPS_SMTP_TLS", "starttls") or "starttls"
+    if security not in SMTP_SECURITY:
+        raise SettingsError(f"LEADOPS_SMTP_TLS must be one of {', '.join(SMTP_SECURITY)}, got {security!r}")
+    default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+    return NotificationSettings(
+        slack_token_set=env.text("LEADOPS_SLACK_TOKEN") is not None,
+        slack_base_url=env.text("LEADOPS_SLACK_BASE_URL"),
+        smtp_host=smtp_host,
+        smtp_port=env.number("LEADOPS_SMTP_PORT", default_port, int, minimum=1, maximum=65535),
+        smtp_security=security,
+        smtp_user=env.text("LEADOPS_SMTP_USER"),
+        smtp_password_set=env.text("LEADOPS_SMTP_PASSWORD") is not None,
+        smtp_from=smtp_from,
+        caldav_url=env.text("LEADOPS_CALDAV_URL"),
+        caldav_user=env.text("LEADOPS_CALDAV_USER"),
+        caldav_password_set=env.text("LEADOPS_CALDAV_PASSWORD") is not None,
     )
 
 

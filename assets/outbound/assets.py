@@ -15,6 +15,7 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 
 from assets.crm.resource import CrmResource
+from assets.outbound.notifications import NotificationTargets
 from assets.outbound.outbox import CONFLICT, DEAD, due_count, utc_now
 from assets.outbound.reconcile import (
     FLAGGED,
@@ -27,6 +28,7 @@ from assets.outbound.reconcile import (
     sync_to_crm,
 )
 from assets.outbound.resource import OutboxResource
+from assets.outbound.sla import SLA_EVENTS_DDL, enforce_sla, now_utc
 from expectations.runner import SUITES_DIR, to_asset_check_result, validate_dataframe
 
 # dbt models' keys carry their schema; the definitions test fails on a key no asset produces.
@@ -36,6 +38,9 @@ CRM_WRITES_KEY = AssetKey(["ops", "crm_writes"])
 OUTBOX_DELIVERY_KEY = AssetKey(["ops", "outbox_delivery"])
 # Its own group: process_leads selects the `outbound` group, the retry job only this asset.
 OUTBOX_RETRY_GROUP = "outbound_retry"
+SLA_EVENTS_KEY = AssetKey(["ops", "sla_events"])
+# Its own group too: the SLA job selects only this asset and the reader copy.
+SLA_GROUP = "outbound_sla"
 
 
 @asset_check(
@@ -73,7 +78,9 @@ def crm_writes(
 ) -> MaterializeResult:
     with warehouse.get_connection() as con:
         payload = con.execute("select * from marts.sync_crm_leads order by lead_id").df()
-        outcome = sync_to_crm(con, crm.client(), payload.to_dict("records"), outbox.policy())
+        outcome = sync_to_crm(
+            con, crm.client(), payload.to_dict("records"), outbox.policy(), clients=outbox.clients()
+        )
     counts = outcome.statuses
     _log_outcome(context, outcome.results, outcome.findings)
     if outcome.crm_unavailable:
@@ -141,7 +148,9 @@ def outbox_delivery(
     with warehouse.get_connection() as con:
         ensure_tables(con)
         due = due_count(con, utc_now())
-        results, findings, unavailable = deliver_due_actions(con, crm.client(), outbox.policy())
+        results, findings, unavailable = deliver_due_actions(
+            con, crm.client(), outbox.policy(), clients=outbox.clients()
+        )
     _log_outcome(context, results, findings)
     if unavailable:
         raise Failure(
@@ -153,6 +162,46 @@ def outbox_delivery(
             "due": due,
             **{status: int(count) for status, count in statuses.items()},
             **_retry_counts(results),
+        }
+    )
+
+
+@asset(
+    key=SLA_EVENTS_KEY,
+    group_name=SLA_GROUP,
+    kinds={"python", "duckdb"},
+    description=(
+        "Routed leads past their first-touch SLA in business time (policy seeds business_hours and"
+        " business_holidays) without a first_touch outcome: the owner is reminded on Slack, then, where the"
+        " policy says so, the lead goes to the team's next active owner as a logged routed -> routed"
+        " transition, a CRM owner change and a Slack alert, all through the outbox; each step is logged in"
+        " ops.sla_events. The `enforce_first_touch_sla` job, launched by the sla_breaches sensor."
+    ),
+)
+def sla_events(
+    context: AssetExecutionContext, warehouse: DuckDBResource, crm: CrmResource, outbox: OutboxResource
+) -> MaterializeResult:
+    clients = outbox.clients()
+    with warehouse.get_connection() as con:
+        ensure_tables(con)
+        con.execute(SLA_EVENTS_DDL)
+        outcome = enforce_sla(con, now_utc(), NotificationTargets.of(clients))
+        results, findings, unavailable = deliver_due_actions(
+            con, crm.client(), outbox.policy(), clients=clients
+        )
+    _log_outcome(context, results, findings)
+    for event in outcome.events:
+        context.log.info(f"SLA {event['step']} {event['lead_id']} ({event['owner_id']}): {event['detail']}")
+    if unavailable:
+        raise Failure(
+            description=f"the CRM is unavailable, nothing this run wrote is confirmed: {unavailable}"
+        )
+    steps = pd.Series([event["step"] for event in outcome.events], dtype="object").value_counts().to_dict()
+    return MaterializeResult(
+        metadata={
+            "actions_enqueued": outcome.enqueued.enqueued,
+            "sent": sum(1 for result in results if result.status == "written"),
+            **{str(step): int(count) for step, count in steps.items()},
         }
     )
 

@@ -38,6 +38,7 @@ from assets.outbound.crm_sync import (
     RefusedRow,
     plan_actions,
 )
+from assets.outbound.notifications import log_notifications, plan_for_sync
 from assets.outbound.outbox import (
     DONE,
     OUTBOX_ACTIONS_DDL,
@@ -54,6 +55,7 @@ from assets.outbound.outbox import (
     schedule_retry,
     utc_now,
 )
+from assets.outbound.sla import apply_reroutes
 from integrations.crm.models import CrmRecord, ObjectType
 from integrations.crm.port import CrmPort, CrmTransientError, CrmUnavailableError
 
@@ -354,16 +356,19 @@ def deliver_due_actions(
     *,
     now: Callable[[], datetime] = utc_now,
     rng: random.Random | None = None,
+    clients: Mapping[str, Any] | None = None,
 ) -> tuple[list[ActionResult], list[Finding], str | None]:
-    """Send the due actions, read them back, log every outcome in ops.crm_writes; what the CRM does not
-    hold after the write goes back to pending, due after the first backoff."""
-    results = run_due_actions(con, {CRM_TARGET: crm}, policy, now=now, rng=rng)
+    """Send the due actions, read them back, log every outcome in ops.crm_writes (notifications also in
+    ops.notification_log); what the CRM does not hold after the write goes back to pending, due after the
+    first backoff. `clients` adds the other targets' clients (Slack, email, calendar) when configured."""
+    results = run_due_actions(con, {**(clients or {}), CRM_TARGET: crm}, policy, now=now, rng=rng)
     results, findings, unavailable = confirm_results(crm, results, now)
     for result in results:
         if result.status == UNCONFIRMED_STATUS:
             due = result.at + timedelta(seconds=policy.base_delay_seconds)
             schedule_retry(con, result.action.action_id, result.error or UNCONFIRMED, due, result.at)
     _append_log(con, _log_rows(results, ()))
+    log_notifications(con, results)
     return results, findings, unavailable
 
 
@@ -391,12 +396,16 @@ def sync_to_crm(
     *,
     now: Callable[[], datetime] = utc_now,
     rng: random.Random | None = None,
+    clients: Mapping[str, Any] | None = None,
 ) -> SyncOutcome:
-    """The whole outbound step over the warehouse connection `con`: plan every decision row, reconcile
-    the outbox with the CRM, enqueue (one transaction), send what is due, confirm, log."""
+    """The whole outbound step over the warehouse connection `con`: plan every decision row (and, for the
+    targets `clients` configures, its notifications after its CRM actions), reconcile the outbox with the
+    CRM, enqueue (one transaction), send what is due, confirm, log."""
     policy = policy or RetryPolicy()
     ensure_tables(con)
+    rows = apply_reroutes(con, list(rows))
     planned, refused = plan_actions(rows, _state_seqs(con), now)
+    planned = planned + plan_for_sync(con, rows, planned, clients or {})
     findings, redo, conflicts = find_discrepancies(crm, planned, _latest_done(con), now)
     con.execute("begin")
     try:
@@ -410,7 +419,9 @@ def sync_to_crm(
     except BaseException:
         con.execute("rollback")
         raise
-    results, unconfirmed, unavailable = deliver_due_actions(con, crm, policy, now=now, rng=rng)
+    results, unconfirmed, unavailable = deliver_due_actions(
+        con, crm, policy, now=now, rng=rng, clients=clients
+    )
     findings = findings + unconfirmed
     replace_findings(con, findings)
     return SyncOutcome(results, findings, unavailable, tuple(refused), enqueued)
