@@ -21,8 +21,8 @@ from pathlib import Path
 from dagster_project.cli.actions import register_action_commands
 from dagster_project.cli.backfill import register_backfill_command
 from dagster_project.cli.overrides import register_identity_commands, register_override_commands
-from dagster_project.cli.rules_diff import register_rules_commands
 from dagster_project.cli.policy import register_policy_commands
+from dagster_project.cli.rules_diff import register_rules_commands
 from dagster_project.settings import REPO_ROOT, Settings, SettingsError
 
 DEMO_DIR = REPO_ROOT / "demo"
@@ -216,6 +216,8 @@ def print_frame(frame, output_format: str) -> None:
 
 
 def summary_text(con, batch_id: str | None = None) -> str:
+    from assets.outbound.write_log import latest_write_status_counts
+
     lines = []
     if batch_id:
         fates = con.execute(
@@ -232,12 +234,9 @@ def summary_text(con, batch_id: str | None = None) -> str:
     lines.append(f"  {'disposition':<12} {'team':<20} {'leads':>5}")
     for disposition, team, count in rows:
         lines.append(f"  {disposition:<12} {team:<20} {count:>5}")
-    if _table_exists(con, "ops", "crm_writes"):
-        writes = con.execute(
-            "select status, count(*) from (select status from ops.crm_writes qualify row_number() over"
-            " (partition by lead_id, operation order by written_at desc) = 1) group by 1 order by 1"
-        ).fetchall()
-        lines.append("CRM operations (latest state): " + ", ".join(f"{n} {s}" for s, n in writes))
+    writes = latest_write_status_counts(con)
+    if writes:
+        lines.append("CRM operations (latest state): " + ", ".join(f"{n} {s}" for s, n in writes.items()))
     if _table_exists(con, "marts", "review_queue"):
         reasons = con.execute(
             "select escalation_reason, count(*) from marts.review_queue group by 1 order by 2 desc, 1"
@@ -282,6 +281,23 @@ def explain_text(con, key: str, settings: Settings | None = None) -> str:
     return "\n\n".join(sections)
 
 
+# How `leadops explain` names each step of marts.lead_timeline when it counts them; every step is counted,
+# a zero too ("CRM writes (0)": the lead never reached the CRM).
+TIMELINE_STEPS = {
+    "event_received": "events",
+    "identity_link": "identity links",
+    "identity_change": "identity changes",
+    "enrichment": "enrichment",
+    "interpretation": "interpretation",
+    "override": "overrides",
+    "decision": "decision",
+    "state_transition": "state transitions",
+    "outbox_action": "outbox actions",
+    "crm_write": "CRM writes",
+    "crm_conflict": "CRM conflicts",
+}
+
+
 def _explain_one(con, lead_id: str, settings: Settings) -> str:
     from dagster_project.cli.overrides import explain_override_lines
 
@@ -313,78 +329,33 @@ def _explain_one(con, lead_id: str, settings: Settings) -> str:
             f"  high-impact actions allowed: {d.get('high_impact_allowed')}",
             f"  spam signals: {d['spam_signals'] or 'none'}",
         ]
-    out += _identity_lines(con, lead_id)
-    # Loaded (revoked ones marked) and recorded-but-not-yet-loaded overrides, one tested implementation.
+    # Loaded overrides (revoked ones marked) and those recorded in the file but not loaded yet, which only
+    # the file knows: one tested implementation.
     out += explain_override_lines(con, lead_id, settings)
-    events = con.execute(
-        "select e.event_id, e.source, e.received_at, e.file_name, e.line_number, e.email, e.email_normalized,"
-        " e.email_key, e.company, e.company_normalized, e.country, e.country_code, e.phone, e.phone_e164,"
-        " e.website, e.website_domain, e.employees, e.spam_signals"
-        " from marts.lead_events le join raw.inbound_events e using (event_id)"
-        " where le.lead_id = ? order by e.received_at",
-        [lead_id],
-    ).df()
-    out.append(f"  events ({len(events)}):")
-    for event in events.to_dict("records"):
-        out.append(
-            f"    {event['event_id']} {event['source']} at {event['received_at']} ({event['file_name']}:"
-            f"{event['line_number']})"
-        )
-        for raw_name, normalized_name in (
-            ("email", "email_normalized"),
-            ("company", "company_normalized"),
-            ("country", "country_code"),
-            ("phone", "phone_e164"),
-            ("website", "website_domain"),
-        ):
-            out.append(f"      {raw_name}: {event[raw_name]!r} → {event[normalized_name]!r}")
-    if _table_exists(con, "ops", "lead_state_log"):
-        transitions = con.execute(
-            'select from_state, to_state, "at", actor, rules_version, evidence_json from ops.lead_state_log'
-            " where lead_id = ? order by seq",
-            [lead_id],
-        ).fetchall()
-        out.append(f"  state transitions ({len(transitions)}):")
-        for from_state, to_state, at, actor, version, evidence in transitions:
-            out.append(f"    {from_state or '∅'} → {to_state} at {at} by {actor} (rules {version})")
-            out.append(f"      evidence: {evidence}")
-    if _table_exists(con, "ops", "crm_writes"):
-        writes = con.execute(
-            "select operation, external_id, crm_object_type, crm_record_id, status, attempts, error,"
-            " written_at"
-            " from ops.crm_writes where lead_id = ? order by written_at",
-            [lead_id],
-        ).fetchall()
-        out.append(f"  CRM writes ({len(writes)}):")
-        for operation, external_id, object_type, record_id, status, attempts, error, at in writes:
-            detail = f" error: {error}" if error else ""
-            out.append(
-                f"    {operation} {external_id} → {object_type}/{record_id}: {status}"
-                f" after {attempts} attempt(s) at {at}{detail}"
-            )
-    return "\n".join(out)
+    return "\n".join(out + timeline_lines(con, lead_id))
 
 
-def _identity_lines(con, lead_id: str) -> list[str]:
-    """Who the lead is: every record that is or was this person, with merges and unmerges over time."""
-    if not _table_exists(con, "identity", "person_assignments"):
-        return []
+def timeline_lines(con, lead_id: str) -> list[str]:
+    """The lead's rows of marts.lead_timeline, as printed: the mart holds the query, this only formats."""
+    if not _table_exists(con, "marts", "lead_timeline"):
+        return ["  timeline: not built yet (`leadops run` builds marts.lead_timeline)"]
     rows = con.execute(
-        "select a.record_id, a.person_id, a.valid_from, a.valid_to, a.change, a.actor, a.override_id,"
-        " m.person_decision, m.person_candidate_id, m.person_match_probability,"
-        " m.account_decision, m.account_candidate_id, m.account_match_probability"
-        " from identity.person_assignments a left join identity.event_matches m on a.record_id = m.event_id"
-        " where a.record_id in (select record_id from identity.person_assignments where person_id = ?)"
-        " order by a.valid_from, a.record_id",
+        "select occurred_at, step, subject_id, actor, detail, evidence, flag from marts.lead_timeline"
+        " where lead_id = ? order by position",
         [lead_id],
     ).fetchall()
-    out = [f"  identity history ({len(rows)} rows; person = lead {lead_id}):"]
-    for record, person, start, end, change, actor, override, pd_, pc, pp, ad, ac, ap in rows:
-        period = f"{start} → {end or 'now'}"
-        match = f" person {pd_} {pc or ''} p={pp}" if pd_ else ""
-        account = f"; account {ad} {ac or ''} p={ap}" if ad else ""
-        via = f" override {override}" if override else ""
-        out.append(f"    {record}: {person} {change} by {actor}{via} [{period}]{match}{account}")
+    counts = {step: 0 for step in TIMELINE_STEPS}
+    for _, step, *_ in rows:
+        counts[step] = counts.get(step, 0) + 1
+    summary = ", ".join(f"{TIMELINE_STEPS.get(step, step)} ({count})" for step, count in counts.items())
+    out = [f"  timeline ({len(rows)} steps): {summary}"]
+    for occurred_at, step, subject_id, actor, detail, evidence, flag in rows:
+        by = f" by {actor}" if actor else ""
+        out.append(f"    {occurred_at or '-'}  {step} {subject_id or ''}: {detail}{by}")
+        if flag:
+            out.append(f"      flag: {flag}")
+        if evidence:
+            out.append(f"      evidence: {evidence}")
     return out
 
 
