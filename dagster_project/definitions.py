@@ -13,6 +13,7 @@ from assets.enrichment.assets import domain_firmographics
 from assets.enrichment.resource import EnrichmentResource
 from assets.feedback.assets import (
     ReportsFolder,
+    crm_outcome_changes,
     outcome_report,
     raw_outcome_events,
     raw_outcome_events_name_decided_leads,
@@ -183,6 +184,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             sla_events,
             warehouse_reader_copy,
             identity_trained_models,
+            crm_outcome_changes,
             raw_outcome_events,
             outcome_report,
         ],
