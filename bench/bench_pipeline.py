@@ -38,12 +38,15 @@ def make_home() -> Path:
     os.environ["LEADOPS_FIRMOGRAPHICS_PATH"] = str(
         Path(__file__).resolve().parent.parent / "demo" / "firmographics.csv"
     )
-    from dagster_project.settings import load_settings
+    from dagster_project.dbt_manifest import ensure_manifest
+    from dagster_project.settings import Settings
     from integrations.crm.csv_import import import_crm_csvs
     from integrations.crm.embedded import EmbeddedCrm
 
-    settings = load_settings()
+    settings = Settings.from_env()
+    settings.export_environment()
     settings.prepare_home()
+    ensure_manifest(settings)
     import_crm_csvs(
         EmbeddedCrm(settings.crm_path),
         owners=FIXTURE_CRM / "owners.csv",
