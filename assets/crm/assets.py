@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from dagster_duckdb import DuckDBResource
 
 from assets.crm.resource import CrmResource
-from common.domains import registrable_domain
+from common.domains import email_key, registrable_domain
 
 CRM_SNAPSHOT_TABLES = ("owners", "accounts", "account_domains", "contacts", "opportunities")
 
@@ -31,7 +31,7 @@ def crm_snapshot(context: AssetExecutionContext, crm: CrmResource, warehouse: Du
             for account in client.read_accounts()
         ]
     )
-    contacts = pd.DataFrame([contact.model_dump() for contact in client.read_contacts()])
+    contacts = contacts_frame(client.read_contacts())
     opportunities = pd.DataFrame([opp.model_dump() for opp in client.read_open_opportunities()])
     frames = {
         "owners": owners,
@@ -77,6 +77,7 @@ CRM_COLUMNS: dict[str, dict[str, str]] = {
         "first_name": "varchar",
         "last_name": "varchar",
         "email": "varchar",
+        "email_key": "varchar",
         "title": "varchar",
         "phone": "varchar",
         "owner_id": "varchar",
@@ -117,3 +118,9 @@ def _replace_table(con, table: str, frame: pd.DataFrame, columns: dict[str, str]
             con.execute(f"insert into {table} select {select_list} from _snapshot_frame")
         finally:
             con.unregister("_snapshot_frame")
+
+
+def contacts_frame(contacts) -> pd.DataFrame:
+    """CRM contacts with the matching key of their address, folded by the same function as leads' at ingest."""
+    rows = [{**contact.model_dump(), "email_key": email_key(contact.email)} for contact in contacts]
+    return pd.DataFrame(rows, columns=list(CRM_COLUMNS["contacts"]))

@@ -22,6 +22,7 @@ from assets.crm.assets import CRM_COLUMNS
 from assets.identity.resolve import IdentityPolicy
 from assets.identity.warehouse import resolve_pending_events
 from assets.ingest.ingest import TABLES as RAW_TABLES
+from common.domains import email_key
 from dagster_project.source_tables import ensure_python_source_tables
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -32,14 +33,6 @@ CRM_TABLES: dict[str, dict[str, str]] = CRM_COLUMNS
 
 _FREE_MAIL = {"gmail.com", "googlemail.com", "yahoo.com", "outlook.com"}
 _T0 = datetime(2025, 3, 3, 9, 0, 0)
-
-
-def email_key(address: str) -> str:
-    local, domain = address.lower().split("@")
-    local = local.split("+", 1)[0]
-    if domain in {"gmail.com", "googlemail.com"}:
-        local, domain = local.replace(".", ""), "gmail.com"
-    return f"{local}@{domain}"
 
 
 def event(
@@ -122,7 +115,10 @@ def create_warehouse(path: Path, crm: Mapping[str, Sequence[dict[str, Any]]]) ->
         con.execute(f"create table raw.inbound_events ({columns_sql})")
         for table, columns in CRM_TABLES.items():
             con.execute(f"create table crm.{table} ({', '.join(f'{n} {k}' for n, k in columns.items())})")
-            _insert(con, f"crm.{table}", columns, crm.get(table, ()))
+            rows = crm.get(table, ())
+            if table == "contacts":
+                rows = [{**row, "email_key": email_key(row.get("email"))} for row in rows]
+            _insert(con, f"crm.{table}", columns, rows)
         ensure_python_source_tables(con)
 
 

@@ -1,6 +1,6 @@
--- Leads carry email_key, folded in Python at ingest (plus-address removed, gmail dots removed). A contact's
--- address gets both comparison forms here in portable SQL: email_normalized (lower/trim) for the exact
--- match and email_key (the same folding as ingest, macro email_match_key) for the folded match.
+-- A contact's address in both comparison forms: email_normalized (lower/trim) for the exact match, and
+-- email_key, folded by the CRM snapshot with the one Python function ingest applies to leads (plus-address
+-- removed, gmail dots removed), for the folded match.
 with source as (
     select * from {{ source('crm', 'contacts') }}
 ),
@@ -13,7 +13,7 @@ renamed as (
         last_name,
         email,
         lower(trim(email)) as email_normalized,
-        {{ email_match_key('email') }} as email_key,
+        email_key,
         title,
         phone,
         owner_id
