@@ -121,6 +121,6 @@ def _replace_table(con, table: str, frame: pd.DataFrame, columns: dict[str, str]
 
 
 def contacts_frame(contacts) -> pd.DataFrame:
-    """CRM contacts with the matching key of their address, folded by the same function as leads' at ingest."""
+    """CRM contacts with the matching key of their address, folded by the function ingest uses for leads."""
     rows = [{**contact.model_dump(), "email_key": email_key(contact.email)} for contact in contacts]
     return pd.DataFrame(rows, columns=list(CRM_COLUMNS["contacts"]))

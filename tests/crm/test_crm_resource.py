@@ -50,7 +50,9 @@ def test_contacts_carry_the_email_key_ingest_gives_leads() -> None:
     from integrations.crm.models import Contact
 
     contacts = [
-        Contact(contact_id="con_1", email="Mary.Major+News@GoogleMail.com", first_name="Mary", last_name="Major"),
+        Contact(
+            contact_id="con_1", email="Mary.Major+News@GoogleMail.com", first_name="Mary", last_name="Major"
+        ),
         Contact(contact_id="con_2", email="jo.doe+crm@acme.com", first_name="Jo", last_name="Doe"),
     ]
     keys = dict(zip(*[contacts_frame(contacts)[c] for c in ("contact_id", "email_key")], strict=True))
