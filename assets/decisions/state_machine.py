@@ -516,7 +516,7 @@ def logged_override_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _ensure_log_table(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_log_table(con: duckdb.DuckDBPyConnection) -> None:
     # seq orders a lead's transitions: one batch logs several steps of a lead with the same `at`.
     # `at` is a reserved word in DuckDB's grammar, hence quoted wherever it is named.
     con.execute("create schema if not exists ops")
@@ -606,7 +606,7 @@ def append_transitions(
 
     con.begin()
     try:
-        _ensure_log_table(con)
+        ensure_log_table(con)
         _check_sequence(transitions, current_states(con))
         [(last_seq,)] = con.execute(f"select coalesce(max(seq), 0) from {LOG_RELATION}").fetchall()
         first_seq = int(last_seq) + 1
