@@ -57,7 +57,12 @@ def start_dev(home: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "leadops"), "dev", "--port", str(port)],
         cwd=REPO_ROOT,
-        env={**os.environ, "LEADOPS_SENSOR_INTERVAL_SECONDS": "1"},
+        # The venv's bin first: under `dagster dev`, DbtProject.prepare_if_dev() runs `dbt` from PATH.
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "LEADOPS_SENSOR_INTERVAL_SECONDS": "1",
+        },
         stdout=(home / "dev.log").open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
