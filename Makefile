@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test test-fast lint ui bench clean
+.PHONY: setup demo test test-fast lint ui bench clean bottlecrm
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,15 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/leadops demo
 
-## Set up, then run the whole test suite: dbt builds, pipeline scenarios and the daemon included.
-test: setup
-	$(BIN)/python -m pytest -q
+## Set up, then run the whole test suite: the core suite (dbt builds, pipeline scenarios and the daemon
+## included), then the stage that runs LeadOps against a real self-hosted CRM (BottleCRM).
+test: setup bottlecrm
+	$(BIN)/python -m pytest -q -m "not bottlecrm"
+	$(BIN)/python -m pytest -q -m bottlecrm
+
+## BottleCRM in its own Python 3.12 venv with a migrated template database, built once (tools/bottlecrm).
+bottlecrm:
+	bash tools/bottlecrm/setup.sh
 
 ## What to run on every change: pure functions, assets with fakes, definitions load (no dbt build, no
 ## daemon; under 2 min on 2 cores).

