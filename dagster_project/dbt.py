@@ -23,6 +23,7 @@ from assets.decisions.rules_version import RulesResource
 from dagster_project.dbt_in_process import dbt_audit_in_process, dbt_build_in_process, preload_manifest
 from dagster_project.dbt_manifest import ManifestMissingError
 from dagster_project.settings import DBT_PROJECT_DIR, current_settings
+from dagster_project.source_tables import ensure_python_source_tables
 
 
 class LeadOpsDbtTranslator(DagsterDbtTranslator):
@@ -104,6 +105,7 @@ def leadops_dbt_models(
     _share_with_dbt(warehouse, rules)
     with warehouse.get_connection() as con:
         con.execute(RULES_BUILDS_DDL)
+        ensure_python_source_tables(con)
         last = con.execute(
             "select rules_version from ops.dbt_rules_builds order by built_at desc limit 1"
         ).fetchone()
