@@ -25,9 +25,12 @@ WAIT_SECONDS = 420
 
 
 def process_leads_job():
-    from dagster_project.definitions import defs
+    # Built from the settings the environment holds now (this test's home), not the module-level `defs`,
+    # which the test session imported earlier with its own throw-away home.
+    from dagster_project.definitions import build_definitions
+    from dagster_project.settings import current_settings
 
-    return defs.resolve_job_def("process_leads")
+    return build_definitions(current_settings()).resolve_job_def("process_leads")
 
 
 def start_daemon(log_path: Path) -> subprocess.Popen:
