@@ -1,7 +1,7 @@
 """Run a Great Expectations 1.x suite kept in git against a pandas DataFrame; report it to Dagster.
 
 Why a wrapper of our own: dagster-ge pins great_expectations < 1.0. Why these choices (measured with
-GX 1.24, see /work/shared/STACK-FACTS.md):
+GX 1.24 on the 2-core reference machine):
 
 * `import great_expectations` costs 6-8 s, so it happens inside `validate_dataframe`, never at import
   time of the Dagster definitions;

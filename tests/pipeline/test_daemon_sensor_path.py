@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_daemon(env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """Own process group, SIGINT restored: a background `dagster` otherwise ignores Ctrl-C (STACK-FACTS)."""
+    """Own process group, SIGINT restored: a background `dagster` otherwise ignores Ctrl-C."""
     daemon = Path(sys.executable).parent / "dagster-daemon"
     return subprocess.Popen(
         [str(daemon), "run", "-w", str(REPO_ROOT / "workspace.yaml")],
