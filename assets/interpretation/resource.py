@@ -3,6 +3,7 @@ settings name one (`LEADOPS_LLM_*`, read by `dagster_project.settings`)."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +31,11 @@ class InterpreterBackends:
     llm: LLMBackend | None
 
 
-class InterpreterResource(ConfigurableResource):
+class InterpreterResource(ConfigurableResource, ABC):
     """What the interpretation asset needs from a resource: the backends for one run."""
 
-    def backends(self) -> InterpreterBackends:
-        raise NotImplementedError
+    @abstractmethod
+    def backends(self) -> InterpreterBackends: ...
 
 
 class IntentInterpreterResource(InterpreterResource):

@@ -1,6 +1,7 @@
 """Where the run and the sensor read the operator's overrides from: the file in the data home, or an
 in-memory stand-in for tests and local experiments."""
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -8,14 +9,14 @@ from dagster import ConfigurableResource
 from integrations.overrides_file.store import OverridesSnapshot, read_snapshot
 
 
-class OverridesSource(ConfigurableResource):
+class OverridesSource(ConfigurableResource, ABC):
     """Anything that can hand over the overrides file's current content."""
 
-    def read_snapshot(self) -> OverridesSnapshot:
-        raise NotImplementedError
+    @abstractmethod
+    def read_snapshot(self) -> OverridesSnapshot: ...
 
-    def describe(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def describe(self) -> str: ...
 
 
 class OverridesFile(OverridesSource):
