@@ -9,9 +9,10 @@ DefaultRunLauncher's code server starts for every run), so the run keeps its ste
 in the UI. A spike of this design measured file → dbt → result p50 4.8 s, p95 5.7 s.
 
 Failure handling:
-- A killed or crashed run worker: `check_run_worker_health` reports it FAILED from its pid, and run
-  monitoring (dagster.yaml) marks the run failed within a poll; the warm process is untouched, so the next
-  run forks as usual.
+- A killed or crashed run worker: `check_run_worker_health` reports it FAILED from its pid (a cold-started
+  run's too, by its RUN_START event's pid), and run monitoring (dagster.yaml) marks the run failed within a
+  poll; the landing sensor then hands the run's files to the next batch. The warm process is untouched, so
+  the next run forks as usual.
 - Warming up: Dagster builds the launcher at the daemon's first launch. Until the warm process reports
   ready (definitions, preloads and a dbt parse: 20–30 s on two idle cores, 111 s at a load average of 14),
   runs start cold through the code server exactly as with the DefaultRunLauncher.
@@ -55,7 +56,7 @@ from dagster._core.launcher import (
 )
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
-from sensors.runs import HOST_TAG, PID_TAG, process_state
+from sensors.runs import DEAD_WORKER_TAG, HOST_TAG, dead_process_of, process_state
 
 LAUNCHER_TAG = "leadops/launcher"
 # Not sensors/runs.py's `leadops/pid`: that one is checked against the run's creation time, and a forked
@@ -173,17 +174,28 @@ class WarmForkRunLauncher(RunLauncher, ConfigurableClass):
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         """FAILED only when the run's recorded process is gone: run monitoring fails every STARTED run
-        this does not call RUNNING, including `leadops run`'s in-process runs and cold-started ones."""
-        pid_text = run.tags.get(WORKER_PID_TAG) or run.tags.get(PID_TAG, "")
-        if not pid_text.isdigit() or run.tags.get(HOST_TAG) not in (None, socket.gethostname()):
+        this does not call RUNNING. A forked worker is checked by the pid it was forked as; a cold-started
+        run (warming up) and a `leadops run` by the pid sensors/runs.py checks (their RUN_START event's,
+        or the CLI's tag). A run found dead is tagged so the landing sensor hands its files back."""
+        pid_text = run.tags.get(WORKER_PID_TAG, "")
+        if run.tags.get(HOST_TAG) not in (None, socket.gethostname()):
             return CheckRunHealthResult(WorkerStatus.RUNNING, "no process of this host to check")
-        state = process_state(int(pid_text))
-        if state is None or state[1]:
-            return CheckRunHealthResult(
-                WorkerStatus.FAILED,
-                f"run worker {pid_text} exited without recording the run's end (killed or crashed)",
-            )
-        return CheckRunHealthResult(WorkerStatus.RUNNING)
+        if pid_text.isdigit():
+            state = process_state(int(pid_text))
+            if state is not None and not state[1]:
+                return CheckRunHealthResult(WorkerStatus.RUNNING)
+            why = "no longer exists" if state is None else "has exited"
+        else:
+            record = self._instance.get_run_record_by_id(run.run_id)
+            found = dead_process_of(self._instance, record) if record is not None else None
+            if found is None:
+                return CheckRunHealthResult(WorkerStatus.RUNNING)
+            pid_text, why = str(found[0]), found[1]
+        self._instance.add_run_tags(run.run_id, {DEAD_WORKER_TAG: "true"})
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"run worker {pid_text} {why} (killed or crashed without recording the run's end)",
+        )
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)

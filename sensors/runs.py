@@ -12,6 +12,11 @@ So every in-flight run is checked here: each Dagster event records the pid of th
 and the RUN_START event is written by the run's own process (the CLI for `leadops run`, the run worker for
 daemon-launched runs). A run whose process no longer exists, or whose pid now belongs to a process started
 after the run, is marked failed with that reason and no longer holds the next batch back.
+
+Under the daemon, run monitoring (dagster.yaml) asks the warm run launcher the same question within a poll
+and fails the run itself; the launcher tags such a run, and the next look here hands its files back once,
+as if it had found the dead run itself, so they go into the next batch instead of waiting for the
+safety-net schedule.
 """
 
 from __future__ import annotations
@@ -45,6 +50,12 @@ _WITH_A_PROCESS = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, Dags
 # Tags `leadops run` puts on the runs it executes in its own process.
 PID_TAG = "leadops/pid"
 HOST_TAG = "leadops/host"
+# Put by the warm run launcher's health check on a run whose worker it found gone (run monitoring then
+# fails the run), and here on a dead run once its files were handed back to the next batch.
+DEAD_WORKER_TAG = "leadops/dead_worker"
+FILES_GIVEN_BACK_TAG = "leadops/files_given_back"
+# Monitoring-failed runs looked at per call: a handful die in a bad day, and each is handed back once.
+_RECENT_DEAD_WORKERS = 50
 
 # A process that started up to this long after the run's own start time is still taken as the run's
 # process: the recorded start time and /proc's clock-tick start time disagree by well under a second.
@@ -77,13 +88,14 @@ def live_runs_in_flight(instance: DagsterInstance) -> list[RunRecord]:
 
 
 def reclaim_dead_runs(instance: DagsterInstance) -> list[DeadRun]:
-    """Mark failed every in-flight `process_leads` run whose process no longer exists on this machine."""
+    """Mark failed every in-flight `process_leads` run whose process no longer exists on this machine, and
+    return those together with the runs run monitoring failed for a dead worker since the last call."""
     records = instance.get_run_records(
         filters=RunsFilter(job_name=PROCESS_LEADS_JOB_NAME, statuses=list(_WITH_A_PROCESS))
     )
     dead: list[DeadRun] = []
     for record in records:
-        found = _dead_process_of(instance, record)
+        found = dead_process_of(instance, record)
         if found is None:
             continue
         pid, why = found
@@ -98,11 +110,38 @@ def reclaim_dead_runs(instance: DagsterInstance) -> list[DeadRun]:
         if current is None or current.status not in _WITH_A_PROCESS:
             continue
         instance.report_run_failed(current, reason)
+        instance.add_run_tags(run.run_id, {FILES_GIVEN_BACK_TAG: "true"})
+        dead.append(DeadRun(run.run_id, pid, reason, _files_of(run.run_config)))
+    return dead + _failed_by_monitoring(instance)
+
+
+def _failed_by_monitoring(instance: DagsterInstance) -> list[DeadRun]:
+    """Runs run monitoring failed because the launcher found their worker gone, each returned once."""
+    records = instance.get_run_records(
+        filters=RunsFilter(
+            job_name=PROCESS_LEADS_JOB_NAME,
+            statuses=[DagsterRunStatus.FAILURE],
+            tags={DEAD_WORKER_TAG: "true"},
+        ),
+        limit=_RECENT_DEAD_WORKERS,
+    )
+    dead: list[DeadRun] = []
+    for record in records:
+        run = record.dagster_run
+        if run.tags.get(FILES_GIVEN_BACK_TAG):
+            continue
+        instance.add_run_tags(run.run_id, {FILES_GIVEN_BACK_TAG: "true"})
+        pid = _pid_of(instance, run.run_id, run.tags) or 0
+        reason = (
+            f"Run monitoring marked run {run.run_id} failed: its worker process {pid} exited without"
+            " recording the run's end (killed or crashed). Files it had not archived stay in the landing zone"
+            " and go into the next run."
+        )
         dead.append(DeadRun(run.run_id, pid, reason, _files_of(run.run_config)))
     return dead
 
 
-def _dead_process_of(instance: DagsterInstance, record: RunRecord) -> tuple[int, str] | None:
+def dead_process_of(instance: DagsterInstance, record: RunRecord) -> tuple[int, str] | None:
     """(pid, why) when the run's process is known to be gone; None when alive or when it cannot be told."""
     run = record.dagster_run
     host = run.tags.get(HOST_TAG)

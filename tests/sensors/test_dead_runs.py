@@ -129,3 +129,70 @@ def test_runs_whose_process_cannot_be_checked_are_left_alone(instance, dead_pid)
     )
     assert reclaim_dead_runs(instance) == []
     assert batch_in_flight(build_sensor_context(instance=instance))
+
+
+def daemon_run(instance, run_id: str, pid: int, files: list[str], tags: dict[str, str] | None = None):
+    """A run as the daemon's launcher starts it: its worker records RUN_START with its own pid."""
+    run = instance.add_run(
+        DagsterRun(
+            job_name="process_leads",
+            run_id=run_id,
+            run_config={"ops": {"raw_inbound_events": {"config": {"files": files}}}},
+            tags=tags or {},
+        )
+    )
+    instance.report_dagster_event(
+        DagsterEvent(DagsterEventType.RUN_START.value, job_name="process_leads", pid=pid), run_id=run.run_id
+    )
+    return instance.get_run_by_id(run_id)
+
+
+def launcher_for(instance):
+    from dagster_project.warm_launcher import WarmForkRunLauncher
+
+    launcher = WarmForkRunLauncher()
+    launcher.register_instance(instance)
+    return launcher
+
+
+def test_run_monitoring_fails_a_cold_started_run_whose_worker_died_and_its_files_go_to_the_next_batch(
+    tmp_path, instance, dead_pid
+):
+    from dagster._core.launcher import WorkerStatus
+
+    landing = tmp_path / "landing"
+    land(landing, "a.jsonl")
+    run = daemon_run(instance, "cold-run", dead_pid, ["a.jsonl"])
+
+    health = launcher_for(instance).check_run_worker_health(run)
+
+    assert health.status == WorkerStatus.FAILED
+    assert f"run worker {dead_pid} no longer exists" in health.msg
+    # What run monitoring does with a FAILED answer (max_resume_run_attempts: 0).
+    instance.report_run_failed(instance.get_run_by_id("cold-run"), health.msg)
+    land(landing, "b.jsonl")
+
+    result, cursor = tick(instance, landing, '["a.jsonl"]')
+
+    assert isinstance(result, RunRequest)
+    assert result.run_config["ops"]["raw_inbound_events"]["config"]["files"] == ["a.jsonl", "b.jsonl"]
+    assert result.run_key.endswith("-after-cold-run")
+    # Handed back once: the next tick sees nothing new.
+    again, _ = tick(instance, landing, cursor)
+    assert isinstance(again, SkipReason)
+
+
+def test_run_monitoring_leaves_live_workers_and_other_hosts_runs_alone(instance, dead_pid):
+    from dagster._core.launcher import WorkerStatus
+
+    from dagster_project.warm_launcher import WORKER_PID_TAG
+
+    launcher = launcher_for(instance)
+    forked = daemon_run(instance, "forked", os.getpid(), ["a.jsonl"], {WORKER_PID_TAG: str(os.getpid())})
+    cold = daemon_run(instance, "cold", os.getpid(), ["b.jsonl"])
+    elsewhere = daemon_run(instance, "elsewhere", dead_pid, ["c.jsonl"], {HOST_TAG: "another-host.invalid"})
+
+    assert [launcher.check_run_worker_health(run).status for run in (forked, cold, elsewhere)] == [
+        WorkerStatus.RUNNING
+    ] * 3
+    assert reclaim_dead_runs(instance) == []
