@@ -119,7 +119,8 @@ def current_owners(con) -> dict[str, tuple[str, datetime]]:
 
 def apply_reroutes(con, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The CRM sync's rows with the owner an SLA re-route gave each lead, so the sync does not put the
-    round-robin owner back (until dbt reads ops.sla_events itself)."""
+    round-robin owner back: lead_decisions keeps the decided owner (round robin reads ops.sla_events only
+    to count the re-routed lead for its new owner)."""
     owners = current_owners(con)
     return [
         {**row, "owner_id": owners[row["lead_id"]][0]} if row.get("lead_id") in owners else dict(row)

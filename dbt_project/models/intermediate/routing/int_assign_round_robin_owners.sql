@@ -4,6 +4,9 @@
 -- slot k mod n. Dealing to the least-loaded owners first keeps every owner's count within 1 of the others
 -- across batches. A lead of a team with no eligible owner gets no row (lead_decisions escalates it as
 -- no_active_owner); a lead decided on an earlier run or still waiting for enrichment takes no slot.
+-- A lead the first-touch SLA re-routed (ops.sla_events) counts for the owner who holds it now, its latest
+-- re-route's new owner, and no longer for the owners it was taken from: otherwise an owner who just got
+-- a re-routed lead would be dealt the next new lead as if they had one fewer.
 with rule_decisions as (
     select * from {{ ref('int_evaluate_routing_rules') }}
 ),
@@ -18,6 +21,20 @@ earlier_decisions as (
 
 owners as (
     select * from {{ ref('stg_crm__owners') }}
+),
+
+sla_reroutes as (
+    select * from {{ ref('stg_feedback__sla_events') }}
+    where sla_step = 'rerouted' and new_owner_id is not null
+),
+
+-- A lead re-routed twice has two rows; the latest decides who holds it.
+latest_reroutes as (
+    select
+        lead_id,
+        new_owner_id as owner_id,
+        row_number() over (partition by lead_id order by stepped_at desc, new_owner_id desc) as recency
+    from sla_reroutes
 ),
 
 round_robin_leads as (
@@ -41,17 +58,26 @@ round_robin_leads as (
 ),
 
 -- Every earlier decision is a round-robin assignment except an account owner's (named_owner_rule_kinds)
--- and an operator's override: whatever rule ids the policy gives its own rules.
+-- and an operator's override: whatever rule ids the policy gives its own rules. An SLA re-route is the
+-- team's rotation handing the lead on (within the decision's team), whatever rule decided it first: it
+-- counts for the owner it went to, the one the CRM sync writes.
 earlier_assignments as (
     select
-        owner_id,
-        team,
+        coalesce(latest_reroutes.owner_id, earlier_decisions.owner_id) as owner_id,
+        earlier_decisions.team,
         count(*) as assigned_count
     from earlier_decisions
+    left join latest_reroutes
+        on
+            earlier_decisions.lead_id = latest_reroutes.lead_id
+            and latest_reroutes.recency = 1
     where
-        rule_id not in {{ named_owner_rule_kinds() }}
-        and rule_id <> 'override'
-    group by owner_id, team
+        latest_reroutes.lead_id is not null
+        or (
+            earlier_decisions.rule_id not in {{ named_owner_rule_kinds() }}
+            and earlier_decisions.rule_id <> 'override'
+        )
+    group by coalesce(latest_reroutes.owner_id, earlier_decisions.owner_id), earlier_decisions.team
 ),
 
 eligible_owners as (

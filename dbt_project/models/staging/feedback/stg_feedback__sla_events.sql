@@ -1,0 +1,41 @@
+-- ops.sla_events, the outbound stage's log of first-touch SLA steps (assets/outbound/sla.py): a reminder to
+-- the owner, a re-route to the team's next active owner (new_owner_id), an escalation to review. Round robin
+-- reads the re-routes so an owner who received a lead that way counts it. Read by relation lookup like
+-- stg_feedback__crm_writes: the SLA job writes it after dbt, a source would draw a cycle. Empty with these
+-- columns before the first SLA step.
+{%- set columns = {
+    'lead_id': dbt.type_string(), 'owner_id': dbt.type_string(), 'sla_step': dbt.type_string(),
+    'sla_deadline': dbt.type_timestamp(), 'stepped_at': dbt.type_timestamp(),
+    'new_owner_id': dbt.type_string(), 'detail': dbt.type_string(),
+} %}
+{%- set empty = [] %}
+{%- set typed = [] %}
+{%- for name, type in columns.items() %}
+    {%- do empty.append('cast(null as ' ~ type ~ ') as ' ~ name) %}
+    {%- do typed.append('cast(' ~ name ~ ' as ' ~ type ~ ') as ' ~ name) %}
+{%- endfor %}
+{%- set events = adapter.get_relation(database=target.database, schema='ops', identifier='sla_events') %}
+
+with source as (
+    {%- if events is not none %}
+        select
+            lead_id,
+            owner_id,
+            step as sla_step,
+            deadline as sla_deadline,
+            {{ adapter.quote('at') }} as stepped_at,
+            new_owner_id,
+            detail
+        from {{ events }}
+    {%- else %}
+        select {{ empty | join(', ') }}
+        where 1 = 0
+    {%- endif %}
+),
+
+renamed as (
+    select {{ typed | join(', ') }}
+    from source
+)
+
+select * from renamed
