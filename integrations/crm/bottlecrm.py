@@ -41,7 +41,13 @@ from integrations.crm.models import (
     Opportunity,
     Owner,
 )
-from integrations.crm.port import CrmPermanentError, CrmTransientError
+from integrations.crm.port import (
+    UPDATABLE_TYPES,
+    CrmPermanentError,
+    CrmTransientError,
+    UpdatedRecord,
+    updated_since,
+)
 
 MARKER_PREFIX = "leadops:"
 # Our LeadFields → BottleCRM lead columns. status, team, account_id, contact_id and source have no column
@@ -62,6 +68,10 @@ CLOSED_STAGES = frozenset({"closed_won", "closed_lost", "CLOSED WON", "CLOSED LO
 
 def marker(external_id: str) -> str:
     return f"[{MARKER_PREFIX}{external_id}]"
+
+
+def _optional_timestamp(value: Any) -> datetime | None:
+    return _timestamp(value).astimezone(UTC) if isinstance(value, str) and value else None
 
 
 def _timestamp(value: Any) -> datetime:
@@ -196,37 +206,58 @@ class BottleCrm:
             )
         return accounts
 
-    def read_contacts(self) -> list[Contact]:
-        return [
-            Contact(
-                contact_id=str(row["id"]),
-                account_id=_first_id([row.get("account")] if row.get("account") else []),
-                first_name=row.get("first_name"),
-                last_name=row.get("last_name"),
-                email=row.get("email") or row.get("primary_email") or None,
-                title=row.get("title"),
-                phone=row.get("phone") or row.get("mobile_number"),
-                owner_id=_first_id(row.get("assigned_to")),
-            )
-            for row in self._pages("/api/contacts/", "contact_obj_list")
-        ]
+    @staticmethod
+    def _contact(row: dict[str, Any]) -> Contact:
+        return Contact(
+            contact_id=str(row["id"]),
+            account_id=_first_id([row.get("account")] if row.get("account") else []),
+            first_name=row.get("first_name"),
+            last_name=row.get("last_name"),
+            email=row.get("email") or row.get("primary_email") or None,
+            title=row.get("title"),
+            phone=row.get("phone") or row.get("mobile_number"),
+            owner_id=_first_id(row.get("assigned_to")),
+        )
 
-    def read_open_opportunities(self) -> list[Opportunity]:
-        opportunities = []
+    def read_contacts(self) -> list[Contact]:
+        return [self._contact(row) for row in self._pages("/api/contacts/", "contact_obj_list")]
+
+    def _opportunities(self) -> Iterator[Opportunity]:
         for row in self._pages("/api/opportunities/", "opportunities"):
             account = _first_id([row.get("account")] if row.get("account") else [])
-            stage = str(row.get("stage") or "")
-            if account is None or stage in CLOSED_STAGES:
+            if account is None:
                 continue
-            opportunities.append(
-                Opportunity(
-                    opportunity_id=str(row["id"]),
-                    account_id=account,
-                    stage=stage.lower(),
-                    owner_id=_first_id(row.get("assigned_to")),
-                )
+            stage = str(row.get("stage") or "")
+            yield Opportunity(
+                opportunity_id=str(row["id"]),
+                account_id=account,
+                # Its closed stages named as the snapshot names closed stages ("CLOSED WON" -> closed_won).
+                stage=stage.lower().replace(" ", "_") if stage in CLOSED_STAGES else stage.lower(),
+                owner_id=_first_id(row.get("assigned_to")),
             )
-        return opportunities
+
+    def read_open_opportunities(self) -> list[Opportunity]:
+        return [opportunity for opportunity in self._opportunities() if opportunity.is_open]
+
+    def read_updated(self, object_type: ObjectType, since: datetime | None = None) -> list[UpdatedRecord]:
+        """BottleCRM's lists take no updated-since filter (django-crm 1.35.0), and of the four only contacts
+        show their `updated_at`: every call reads the lists whole and keeps the contacts updated since;
+        owners, accounts and opportunities come back whole each time, without an updated-at."""
+        object_type = ObjectType(object_type)
+        if object_type is ObjectType.CONTACT:
+            rows = self._pages("/api/contacts/", "contact_obj_list")
+            stamped = [(self._contact(row), _optional_timestamp(row.get("updated_at"))) for row in rows]
+            return [UpdatedRecord(contact, at) for contact, at in stamped if updated_since(at, since)]
+        if object_type is ObjectType.OWNER:
+            records: list[AdminRecord] = list(self.read_owners())
+        elif object_type is ObjectType.ACCOUNT:
+            records = list(self.read_accounts())
+        elif object_type is ObjectType.OPPORTUNITY:
+            # After `since`, closed ones too, so the caller drops the opportunities that closed.
+            records = [opp for opp in self._opportunities() if since is not None or opp.is_open]
+        else:
+            raise ValueError(f"read_updated serves {', '.join(UPDATABLE_TYPES)}, not {object_type}")
+        return [UpdatedRecord(record, None) for record in records]
 
     # ---- leads -------------------------------------------------------------------------------------------
 

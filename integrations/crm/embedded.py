@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -111,9 +111,14 @@ class _SqliteTransaction:
     def by_external_id(self, object_type: ObjectType, external_id: str) -> StoredRecord | None:
         return self._one("object_type = ? AND external_id = ?", (str(object_type), external_id))
 
-    def all(self, object_type: ObjectType) -> list[StoredRecord]:
+    def all(self, object_type: ObjectType, updated_since: datetime | None = None) -> list[StoredRecord]:
+        where, parameters = "object_type = ?", [str(object_type)]
+        if updated_since is not None:
+            # updated_at is written as UTC `isoformat()`, so the text orders as the time does.
+            where += " AND updated_at >= ?"
+            parameters.append(updated_since.astimezone(UTC).isoformat())
         rows = self._connection.execute(
-            f"SELECT {_COLUMNS} FROM records WHERE object_type = ? ORDER BY record_id", (str(object_type),)
+            f"SELECT {_COLUMNS} FROM records WHERE {where} ORDER BY record_id", parameters
         ).fetchall()
         return [_row_to_record(row) for row in rows]
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from integrations.crm.models import Account, Contact, ObjectType, Opportunity, Owner
@@ -75,9 +76,14 @@ class _MemoryTransaction:
         record_id = self._by_external_id.get((object_type, external_id))
         return None if record_id is None else self._records[record_id]
 
-    def all(self, object_type: ObjectType) -> list[StoredRecord]:
+    def all(self, object_type: ObjectType, updated_since: datetime | None = None) -> list[StoredRecord]:
         return sorted(
-            (record for record in self._records.values() if record.object_type is object_type),
+            (
+                record
+                for record in self._records.values()
+                if record.object_type is object_type
+                and (updated_since is None or record.updated_at >= updated_since)
+            ),
             key=lambda record: record.record_id,
         )
 
@@ -211,6 +217,12 @@ class FakeCrm(RecordStoreCrm):
         for outcome in RecordStoreCrm.import_records(self, records):
             if isinstance(outcome, CrmPermanentError):
                 raise outcome
+
+    def delete(self, object_type: ObjectType, external_id: str) -> None:
+        """Remove a record as a person deleting it in the CRM does, without recording a call."""
+        with self._lock:
+            record_id = self._by_external_id.pop((ObjectType(object_type), external_id))
+            del self._records[record_id]
 
     def read_changes(self, since: str | None = None, limit: int = 1000) -> list[CrmChange]:
         """Lead owner/status changes after the cursor `since`, oldest first (`CrmChangeFeed`)."""

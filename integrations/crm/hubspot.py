@@ -44,7 +44,13 @@ from integrations.crm.models import (
     Owner,
     merge_fields,
 )
-from integrations.crm.port import CrmPermanentError, CrmTransientError
+from integrations.crm.port import (
+    UPDATABLE_TYPES,
+    CrmPermanentError,
+    CrmTransientError,
+    UpdatedRecord,
+    updated_since,
+)
 
 DEFAULT_HOST = "https://api.hubapi.com"
 
@@ -90,7 +96,8 @@ COMPANY_PROPERTIES = [
     "hubspot_owner_id",
 ]
 DEAL_PROPERTIES = ["dealname", "dealstage", "hubspot_owner_id"]
-CLOSED_DEAL_STAGES = frozenset({"closedwon", "closedlost"})
+# HubSpot's closed deal stage ids, named as the snapshot names closed stages.
+CLOSED_DEAL_STAGES = {"closedwon": "closed_won", "closedlost": "closed_lost"}
 
 # HubSpot-defined association type ids (v4), from the "associations" reference.
 ASSOCIATION_TYPE_IDS = {
@@ -394,7 +401,9 @@ class HubSpotCrm:
     # ---- reads ------------------------------------------------------------------------------------------
 
     def read_owners(self) -> list[Owner]:
-        owners = []
+        return [owner for owner, _ in self._owners()]
+
+    def _owners(self) -> Iterator[tuple[Owner, datetime | None]]:
         for archived in (False, True):
             for owner in self._owner_pages(archived=archived):
                 teams = owner.teams or []
@@ -402,7 +411,7 @@ class HubSpotCrm:
                 name = " ".join(filter(None, [owner.first_name, owner.last_name])) or owner.email
                 # HubSpot has no region or capacity: both come from the owners' capacity seed downstream;
                 # capacity 0 keeps an owner HubSpot lists from being routed to before the seed says so.
-                owners.append(
+                yield (
                     Owner(
                         owner_id=str(owner.id),
                         name=name,
@@ -411,9 +420,9 @@ class HubSpotCrm:
                         region="unknown",
                         active=not archived,
                         capacity=0,
-                    )
+                    ),
+                    _as_utc(owner.updated_at) if owner.updated_at else None,
                 )
-        return owners
 
     def read_accounts(self) -> list[Account]:
         return [self._account(company) for company in self._pages("companies", COMPANY_PROPERTIES)]
@@ -455,22 +464,86 @@ class HubSpotCrm:
         return contacts
 
     def read_open_opportunities(self) -> list[Opportunity]:
-        opportunities = []
-        for deal in self._pages("deals", DEAL_PROPERTIES, associations=["companies"]):
-            p = deal.properties or {}
-            companies = (deal.associations or {}).get("companies")
-            company_ids = [a.id for a in (companies.results if companies else [])]
-            if p.get("dealstage") in CLOSED_DEAL_STAGES or not company_ids:
-                continue
-            opportunities.append(
-                Opportunity(
-                    opportunity_id=str(deal.id),
-                    account_id=str(company_ids[0]),
-                    stage=p.get("dealstage") or "unknown",
-                    owner_id=p.get("hubspot_owner_id"),
-                )
+        deals = self._pages("deals", DEAL_PROPERTIES, associations=["companies"])
+        return [opp for opp in map(self._opportunity, deals) if opp is not None and opp.is_open]
+
+    @staticmethod
+    def _opportunity(deal: Any) -> Opportunity | None:
+        """The deal as an opportunity; None for a deal on no company (the snapshot keys deals by account)."""
+        p = deal.properties or {}
+        companies = (deal.associations or {}).get("companies")
+        company_ids = [a.id for a in (companies.results if companies else [])]
+        if not company_ids:
+            return None
+        stage = p.get("dealstage") or "unknown"
+        return Opportunity(
+            opportunity_id=str(deal.id),
+            account_id=str(company_ids[0]),
+            stage=CLOSED_DEAL_STAGES.get(stage, stage),
+            owner_id=p.get("hubspot_owner_id"),
+        )
+
+    def read_updated(self, object_type: ObjectType, since: datetime | None = None) -> list[UpdatedRecord]:
+        """Owners: the owners API has no filter by update, so the list (one call per 100 owners) is filtered
+        here. Companies, contacts and deals: the search API on `hs_lastmodifieddate` (`lastmodifieddate` on
+        contacts), oldest first; the first read lists them all. The search answers at most 10,000 records
+        per query, far above what changes between two pulls; its index lags writes by seconds, which the
+        caller's look-back covers."""
+        object_type = ObjectType(object_type)
+        if object_type is ObjectType.OWNER:
+            return [UpdatedRecord(owner, at) for owner, at in self._owners() if updated_since(at, since)]
+        if object_type is ObjectType.ACCOUNT:
+            companies = self._modified("companies", COMPANY_PROPERTIES, since)
+            return [UpdatedRecord(self._account(c), _as_utc(c.updated_at)) for c in companies]
+        if object_type is ObjectType.CONTACT:
+            updated = []
+            for result in self._modified("contacts", [*CONTACT_PROPERTIES.values(), EXTERNAL_ID], since):
+                if self._person_type(result.properties or {})[0] is ObjectType.CONTACT:
+                    record = self._record(ObjectType.CONTACT, result, created=False, changed=False)
+                    contact = Contact(contact_id=record.record_id, **record.fields)
+                    updated.append(UpdatedRecord(contact, record.updated_at))
+            return updated
+        if object_type is ObjectType.OPPORTUNITY:
+            if since is None:
+                deals = list(self._pages("deals", DEAL_PROPERTIES, associations=["companies"]))
+            else:
+                # Search results carry no associations: each changed deal is read with its company.
+                found = self._modified("deals", DEAL_PROPERTIES, since)
+                deals = [d for d in (self._read_one(object_type, str(r.id)) for r in found) if d is not None]
+            updated = []
+            for deal in deals:
+                opportunity = self._opportunity(deal)
+                if opportunity is not None and (since is not None or opportunity.is_open):
+                    updated.append(UpdatedRecord(opportunity, _as_utc(deal.updated_at)))
+            return updated
+        raise ValueError(f"read_updated serves {', '.join(UPDATABLE_TYPES)}, not {object_type}")
+
+    def _modified(self, object_name: str, properties: list[str], since: datetime | None) -> Iterator[Any]:
+        if since is None:
+            yield from self._pages(object_name, properties)
+            return
+        modified = "lastmodifieddate" if object_name == "contacts" else "hs_lastmodifieddate"
+        # HubSpot takes datetime filter values as epoch milliseconds.
+        value = str(int(_as_utc(since).timestamp() * 1000))
+        after: str | None = None
+        while True:
+            request: dict[str, Any] = {
+                "filterGroups": [
+                    {"filters": [{"propertyName": modified, "operator": "GTE", "value": value}]}
+                ],
+                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+                "properties": properties,
+                "limit": _PAGE_SIZE,
+            }
+            if after:
+                request["after"] = after
+            page = self._call(
+                f"search {object_name}", self._client.crm.objects.search_api.do_search, object_name, request
             )
-        return opportunities
+            yield from page.results or []
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                return
 
     def _properties_for(self, object_type: ObjectType) -> list[str]:
         if object_type is ObjectType.TASK:

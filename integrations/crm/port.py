@@ -14,6 +14,7 @@ Rules every adapter keeps:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
@@ -54,6 +55,25 @@ class CrmUnavailableError(CrmPermanentError):
     restores it, so callers stop instead of failing every record one by one."""
 
 
+@dataclass(frozen=True)
+class UpdatedRecord:
+    """An admin record as an incremental read returns it. `updated_at` is the CRM's own (timezone-aware),
+    None where the CRM does not report one for the record: the caller then cannot advance its mark on it."""
+
+    record: Owner | Account | Contact | Opportunity
+    updated_at: datetime | None
+
+
+# The admin types `read_updated` serves.
+UPDATABLE_TYPES = (ObjectType.OWNER, ObjectType.ACCOUNT, ObjectType.CONTACT, ObjectType.OPPORTUNITY)
+
+
+def updated_since(updated_at: datetime | None, since: datetime | None) -> bool:
+    """The filter of `read_updated` for adapters that filter on the client: a record whose CRM reports no
+    updated-at always counts as updated, so nothing is missed."""
+    return since is None or updated_at is None or updated_at >= since
+
+
 @runtime_checkable
 class CrmPort(Protocol):
     # Reads for the snapshot the pipeline takes each run.
@@ -64,6 +84,12 @@ class CrmPort(Protocol):
     def read_contacts(self) -> list[Contact]: ...
 
     def read_open_opportunities(self) -> list[Opportunity]: ...
+
+    # Incremental reads for the pull that keeps the snapshot current (assets/crm/pull.py): records of one
+    # admin type (owner, account, contact, opportunity) updated at or after `since`, each with the CRM's
+    # updated-at, or all of them when `since` is None. Opportunities: the open ones when `since` is None;
+    # every stage after `since`, so a caller keeping a copy sees an opportunity close and drops it.
+    def read_updated(self, object_type: ObjectType, since: datetime | None = None) -> list[UpdatedRecord]: ...
 
     # Writes the pipeline makes.
     def upsert_lead(self, external_id: str, fields: LeadFields) -> CrmRecord: ...

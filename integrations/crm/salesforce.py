@@ -52,7 +52,7 @@ from integrations.crm.models import (
     Owner,
     merge_fields,
 )
-from integrations.crm.port import CrmPermanentError, CrmTransientError
+from integrations.crm.port import UPDATABLE_TYPES, CrmPermanentError, CrmTransientError, UpdatedRecord
 
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 DEFAULT_API_VERSION = "59.0"
@@ -413,25 +413,28 @@ class SalesforceCrm:
 
     # ---- reads ------------------------------------------------------------------------------------------
 
-    def read_owners(self) -> list[Owner]:
-        rows = self._query("read users", "SELECT Id, Name, Email, IsActive, Department FROM User")
+    _OWNER_SOQL = "SELECT Id, Name, Email, IsActive, Department, SystemModstamp FROM User"
+
+    @staticmethod
+    def _owner(row: dict[str, Any]) -> Owner:
         # Salesforce has no region or capacity: both come from the owners' capacity seed downstream;
         # capacity 0 keeps a user Salesforce lists from being routed to before the seed says so.
-        return [
-            Owner(
-                owner_id=row["Id"],
-                name=row.get("Name") or row["Email"],
-                email=row["Email"],
-                team=row.get("Department") or "unassigned",
-                region="unknown",
-                active=bool(row.get("IsActive")),
-                capacity=0,
-            )
-            for row in rows
-        ]
+        return Owner(
+            owner_id=row["Id"],
+            name=row.get("Name") or row["Email"],
+            email=row["Email"],
+            team=row.get("Department") or "unassigned",
+            region="unknown",
+            active=bool(row.get("IsActive")),
+            capacity=0,
+        )
+
+    def read_owners(self) -> list[Owner]:
+        return [self._owner(row) for row in self._query("read users", self._OWNER_SOQL)]
 
     _ACCOUNT_SOQL = (
-        "SELECT Id, Name, Website, BillingCountry, NumberOfEmployees, Industry, Type, OwnerId FROM Account"
+        "SELECT Id, Name, Website, BillingCountry, NumberOfEmployees, Industry, Type, OwnerId, SystemModstamp"
+        " FROM Account"
     )
 
     @staticmethod
@@ -459,30 +462,60 @@ class SalesforceCrm:
         ]
         return self._account(matches[0]) if matches else None
 
+    _CONTACT_SOQL = (
+        f"SELECT Id, {', '.join(CONTACT_FIELDS.values())}, {EXTERNAL_ID}, {VERSION}, CreatedDate,"
+        " LastModifiedDate, SystemModstamp FROM Contact"
+    )
+
+    def _contact(self, row: dict[str, Any]) -> Contact:
+        record = self._record(ObjectType.CONTACT, row, created=False, changed=False)
+        return Contact(contact_id=record.record_id, **record.fields)
+
     def read_contacts(self) -> list[Contact]:
-        soql = f"SELECT Id, {', '.join(CONTACT_FIELDS.values())}, {EXTERNAL_ID}, {VERSION}, CreatedDate, "
-        soql += "LastModifiedDate FROM Contact"
-        contacts = []
-        for row in self._query("read contacts", soql):
-            record = self._record(ObjectType.CONTACT, row, created=False, changed=False)
-            contacts.append(Contact(contact_id=record.record_id, **record.fields))
-        return contacts
+        return [self._contact(row) for row in self._query("read contacts", self._CONTACT_SOQL)]
+
+    _OPPORTUNITY_SOQL = (
+        "SELECT Id, AccountId, StageName, IsClosed, IsWon, OwnerId, SystemModstamp FROM Opportunity"
+    )
+
+    @staticmethod
+    def _opportunity(row: dict[str, Any]) -> Opportunity:
+        # Stage names are the org's own; a closed one is named as the snapshot names closed stages.
+        stage = row["StageName"]
+        if row.get("IsClosed"):
+            stage = "closed_won" if row.get("IsWon") else "closed_lost"
+        return Opportunity(
+            opportunity_id=row["Id"], account_id=row["AccountId"], stage=stage, owner_id=row.get("OwnerId")
+        )
 
     def read_open_opportunities(self) -> list[Opportunity]:
-        rows = self._query(
-            "read opportunities",
-            "SELECT Id, AccountId, StageName, OwnerId FROM Opportunity WHERE IsClosed = false",
-        )
-        return [
-            Opportunity(
-                opportunity_id=row["Id"],
-                account_id=row["AccountId"],
-                stage=row["StageName"],
-                owner_id=row.get("OwnerId"),
-            )
-            for row in rows
-            if row.get("AccountId")
-        ]
+        rows = self._query("read opportunities", self._OPPORTUNITY_SOQL + " WHERE IsClosed = false")
+        return [self._opportunity(row) for row in rows if row.get("AccountId")]
+
+    def read_updated(self, object_type: ObjectType, since: datetime | None = None) -> list[UpdatedRecord]:
+        """One SOQL query per object type, `WHERE SystemModstamp >= since`: SystemModstamp is indexed and
+        also moves on changes made by automation (a user deactivated by a flow), which LastModifiedDate
+        misses. Without `since`, everything (opportunities: the open ones)."""
+        object_type = ObjectType(object_type)
+        readers: dict[ObjectType, tuple[str, Callable[[dict[str, Any]], AdminRecord]]] = {
+            ObjectType.OWNER: (self._OWNER_SOQL, self._owner),
+            ObjectType.ACCOUNT: (self._ACCOUNT_SOQL, self._account),
+            ObjectType.CONTACT: (self._CONTACT_SOQL, self._contact),
+            ObjectType.OPPORTUNITY: (self._OPPORTUNITY_SOQL, self._opportunity),
+        }
+        if object_type not in readers:
+            raise ValueError(f"read_updated serves {', '.join(UPDATABLE_TYPES)}, not {object_type}")
+        soql, convert = readers[object_type]
+        if since is not None:
+            # SOQL datetime literals are unquoted and take whole seconds: rounding down re-reads at most
+            # one second of changes, which the caller's upsert absorbs.
+            soql += f" WHERE SystemModstamp >= {_as_utc(since):%Y-%m-%dT%H:%M:%SZ}"
+        elif object_type is ObjectType.OPPORTUNITY:
+            soql += " WHERE IsClosed = false"
+        rows = self._query(f"read updated {object_type}s", soql)
+        if object_type is ObjectType.OPPORTUNITY:
+            rows = [row for row in rows if row.get("AccountId")]
+        return [UpdatedRecord(convert(row), _salesforce_time(row["SystemModstamp"])) for row in rows]
 
     def _select(self, object_type: ObjectType) -> str:
         if object_type in (ObjectType.TASK, ObjectType.NOTE):

@@ -35,7 +35,7 @@ from integrations.crm.models import (
     opportunity_from_record,
     owner_from_record,
 )
-from integrations.crm.port import CrmPermanentError
+from integrations.crm.port import UPDATABLE_TYPES, CrmPermanentError, UpdatedRecord
 
 _Model = TypeVar("_Model")
 
@@ -71,7 +71,9 @@ class RecordTransaction(Protocol):
 
     def by_external_id(self, object_type: ObjectType, external_id: str) -> StoredRecord | None: ...
 
-    def all(self, object_type: ObjectType) -> list[StoredRecord]: ...
+    def all(self, object_type: ObjectType, updated_since: datetime | None = None) -> list[StoredRecord]:
+        """Records of the type, ordered by id; with `updated_since` (UTC), only those updated at or after."""
+        ...
 
     def count(self, object_type: ObjectType) -> int: ...
 
@@ -85,6 +87,14 @@ class RecordTransaction(Protocol):
 def _as_utc(moment: datetime) -> datetime:
     # Naive timestamps are UTC, the warehouse convention (TIMESTAMP columns hold naive UTC).
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+_ADMIN_CONVERTERS: dict[ObjectType, Callable[[CrmRecord], Any]] = {
+    ObjectType.OWNER: owner_from_record,
+    ObjectType.ACCOUNT: account_from_record,
+    ObjectType.CONTACT: contact_from_record,
+    ObjectType.OPPORTUNITY: opportunity_from_record,
+}
 
 
 class RecordStoreCrm(ABC):
@@ -115,6 +125,21 @@ class RecordStoreCrm(ABC):
 
     def read_open_opportunities(self) -> list[Opportunity]:
         return [opp for opp in self._read(ObjectType.OPPORTUNITY, opportunity_from_record) if opp.is_open]
+
+    def read_updated(self, object_type: ObjectType, since: datetime | None = None) -> list[UpdatedRecord]:
+        object_type = ObjectType(object_type)
+        if object_type not in UPDATABLE_TYPES:
+            raise ValueError(f"read_updated serves {', '.join(UPDATABLE_TYPES)}, not {object_type}")
+        with self._transaction(write=False) as tx:
+            records = tx.all(object_type, None if since is None else _as_utc(since))
+        convert = _ADMIN_CONVERTERS[object_type]
+        updated = [
+            UpdatedRecord(convert(record.returned(created=False, changed=False)), _as_utc(record.updated_at))
+            for record in records
+        ]
+        if object_type is ObjectType.OPPORTUNITY and since is None:
+            return [item for item in updated if item.record.is_open]
+        return updated
 
     def get_record(
         self, object_type: ObjectType, *, record_id: str | None = None, external_id: str | None = None

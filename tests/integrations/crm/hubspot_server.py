@@ -4,7 +4,7 @@ documented shapes and error bodies.
 Endpoints: owners (list, by id, `archived`), objects
 (`/crm/v3/objects/{contacts|companies|deals|tasks|notes}`: list with paging and associations, read by id
 or unique `idProperty`, create with inline v4 associations, PATCH, archive (DELETE), batch/read,
-batch/upsert, search by EQ filters).
+batch/upsert, search by EQ filters and GTE on the last-modified date, sorted and paged).
 
 Rules it keeps like HubSpot: Bearer token or 401; unknown property or owner -> 400 VALIDATION_ERROR whose
 message lists the invalid properties; a unique property value already held -> 409 "... Existing ID: N";
@@ -417,13 +417,39 @@ class HubSpotServer(ContractServer):
         return {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now()}
 
     def _search(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        matches = []
-        for obj in self.objects[name].values():
-            for group in body.get("filterGroups") or [{"filters": []}]:
-                if all(
-                    f.get("operator", "EQ") == "EQ" and obj["properties"].get(f["propertyName"]) == f["value"]
-                    for f in group["filters"]
-                ):
-                    matches.append(self._view(name, obj, body.get("properties") or [], []))
-                    break
-        return {"total": len(matches), "results": matches[: int(body.get("limit") or 10)]}
+        matches = [
+            obj
+            for obj in self.objects[name].values()
+            if any(
+                all(self._matches(obj, f) for f in group["filters"])
+                for group in body.get("filterGroups") or [{"filters": []}]
+            )
+        ]
+        for sort in reversed(body.get("sorts") or []):
+            matches.sort(
+                key=lambda obj, prop=sort["propertyName"]: str(self._search_value(obj, prop) or ""),
+                reverse=sort.get("direction") == "DESCENDING",
+            )
+        views = [self._view(name, obj, body.get("properties") or [], []) for obj in matches]
+        paging = {"limit": [str(body.get("limit") or 10)], "after": [body.get("after") or "0"]}
+        page = self._paged(views, paging)
+        return {"total": len(matches), **page}
+
+    # The last-modified property HubSpot indexes for search, per object (contacts name it differently).
+    _MODIFIED = ("lastmodifieddate", "hs_lastmodifieddate")
+
+    def _search_value(self, obj: dict[str, Any], prop: str) -> str | None:
+        if prop in self._MODIFIED:
+            return obj["updatedAt"]
+        return obj["properties"].get(prop)
+
+    def _matches(self, obj: dict[str, Any], search_filter: dict[str, Any]) -> bool:
+        operator = search_filter.get("operator", "EQ")
+        value = self._search_value(obj, search_filter["propertyName"])
+        if operator == "EQ":
+            return value == search_filter["value"]
+        if operator == "GTE" and search_filter["propertyName"] in self._MODIFIED:
+            # Datetime filters take epoch milliseconds, as HubSpot documents.
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return moment.timestamp() * 1000 >= int(search_filter["value"])
+        raise _error(400, "VALIDATION_ERROR", f"unsupported filter {search_filter}")

@@ -3,7 +3,8 @@ hard-codes https): the endpoints `SalesforceCrm` uses, with Salesforce's documen
 
 Endpoints: `POST /services/oauth2/token` (client credentials), and under `/services/data/v59.0`:
 `query` (the SOQL subset the adapter writes: SELECT fields or COUNT() FROM one object, WHERE conditions
-`=`, `IN (...)`, `LIKE` joined by AND), `sobjects/{Object}` create, `sobjects/{Object}/{Id}` read,
+`=`, `>=` on a datetime literal (SystemModstamp), `IN (...)`, `LIKE` joined by AND), `sobjects/{Object}`
+create, `sobjects/{Object}/{Id}` read,
 update and delete, `sobjects/{Object}/{ExternalIdField}/{value}` read and upsert (201 created / 200 updated,
 API >= 46).
 
@@ -95,8 +96,9 @@ DATETIME_FIELDS = {"ReminderDateTime"}
 CLOSED_STAGES = {"Closed Won", "Closed Lost"}
 
 _CONDITION = re.compile(
-    r"\s*(?P<field>\w+)\s*(?P<op>=|IN|LIKE)\s*"
-    r"(?P<value>'(?:[^'\\]|\\.)*'|\((?:\s*'(?:[^'\\]|\\.)*'\s*,?)*\)|true|false)\s*(?P<rest>AND\b)?",
+    r"\s*(?P<field>\w+)\s*(?P<op>>=|=|IN|LIKE)\s*"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|\((?:\s*'(?:[^'\\]|\\.)*'\s*,?)*\)|true|false"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))\s*(?P<rest>AND\b)?",
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
@@ -111,6 +113,10 @@ def _now() -> str:
 
 def _format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _error(status: int, code: str, message: str, fields: list[str] | None = None) -> ApiError:
@@ -277,6 +283,11 @@ class SalesforceServer(ContractServer):
         view = dict(record) if fields is None else {f: record.get(f) for f in fields}
         if sobject == "Opportunity" and (fields is None or "IsClosed" in fields):
             view["IsClosed"] = record.get("StageName") in CLOSED_STAGES
+        if sobject == "Opportunity" and (fields is None or "IsWon" in fields):
+            view["IsWon"] = record.get("StageName") == "Closed Won"
+        if fields is None or "SystemModstamp" in fields:
+            # No automation here changes a record behind the API: the two stamps move together.
+            view["SystemModstamp"] = record["LastModifiedDate"]
         view["attributes"] = {"type": sobject, "url": f"{API}/sobjects/{sobject}/{record['Id']}"}
         return view
 
@@ -371,7 +382,15 @@ class SalesforceServer(ContractServer):
         sobject = self._object(match["object"])
         fields = [f.strip() for f in match["fields"].split(",")]
         for field in fields:
-            known = self.fields[sobject] | {"Id", "CreatedDate", "LastModifiedDate", "IsClosed", "COUNT()"}
+            known = self.fields[sobject] | {
+                "Id",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+                "IsClosed",
+                "IsWon",
+                "COUNT()",
+            }
             if field not in known:
                 raise _error(400, "INVALID_FIELD", f"No such column '{field}' on entity '{sobject}'")
         conditions = self._conditions(match["where"] or "")
@@ -400,6 +419,10 @@ class SalesforceServer(ContractServer):
             if op == "IN":
                 options = {_unescape(v) for v in _QUOTED.findall(value)}
                 conditions.append((field, lambda x, options=options: x in options))
+            elif op == ">=":
+                # Only datetime literals are compared this way (SystemModstamp >= 2026-12-07T21:00:00Z).
+                bound = _parse_time(value)
+                conditions.append((field, lambda x, bound=bound: x is not None and _parse_time(x) >= bound))
             elif value.lower() in ("true", "false"):
                 flag = value.lower() == "true"
                 conditions.append((field, lambda x, flag=flag: bool(x) is flag))

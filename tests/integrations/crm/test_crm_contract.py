@@ -257,3 +257,39 @@ def test_a_call_that_fails_half_way_leaves_nothing_behind(crm: RecordStoreCrm) -
 
     assert crm.count(ObjectType.LEAD) == 0
     assert crm.upsert_lead("lead-1", LeadFields(email="a@b.com")).record_id == "LEAD-000001"
+
+
+def test_read_updated_returns_what_changed_since_with_the_crms_updated_at(seeded_crm: CrmPort) -> None:
+    everything = {ObjectType(t): seeded_crm.read_updated(t) for t in (ObjectType.OWNER, ObjectType.ACCOUNT)}
+    since = datetime.now(UTC)
+    seeded_crm.assign_owner(ObjectType.ACCOUNT, "ACC-1", "OWN-2")
+    created = seeded_crm.upsert_contact("lead-7", ContactFields(email="new@acme.com", first_name="Nia"))
+
+    (account,) = seeded_crm.read_updated(ObjectType.ACCOUNT, since)
+    contacts = {item.record.contact_id for item in seeded_crm.read_updated(ObjectType.CONTACT, since)}
+
+    assert {item.record.owner_id for item in everything[ObjectType.OWNER]} == {"OWN-1", "OWN-2", "OWN-9"}
+    assert [item.record.account_id for item in everything[ObjectType.ACCOUNT]] == ["ACC-1"]
+    assert account.record.owner_id == "OWN-2"
+    assert account.updated_at is not None and account.updated_at.tzinfo is not None
+    assert created.record_id in contacts
+    assert seeded_crm.read_updated(ObjectType.CONTACT, since + timedelta(hours=1)) == []
+
+
+def test_read_updated_shows_a_deactivated_owner_and_a_closed_opportunity_and_skips_the_rest(
+    seeded_crm: CrmPort,
+) -> None:
+    load(seeded_crm, Opportunity(opportunity_id="OPP-1", account_id="ACC-1", stage="proposal"))
+    load(seeded_crm, Opportunity(opportunity_id="OPP-2", account_id="ACC-1", stage="closed_won"))
+    full = [item.record.opportunity_id for item in seeded_crm.read_updated(ObjectType.OPPORTUNITY)]
+    since = datetime.now(UTC)
+    load(seeded_crm, owner("OWN-2", active=False))
+    load(seeded_crm, Opportunity(opportunity_id="OPP-1", account_id="ACC-1", stage="closed_lost"))
+
+    owners = seeded_crm.read_updated(ObjectType.OWNER, since)
+    (closed,) = seeded_crm.read_updated(ObjectType.OPPORTUNITY, since)
+
+    assert full == ["OPP-1"]
+    assert [(item.record.owner_id, item.record.active) for item in owners] == [("OWN-2", False)]
+    assert closed.record.opportunity_id == "OPP-1" and not closed.record.is_open
+    assert seeded_crm.read_updated(ObjectType.ACCOUNT, since) == []

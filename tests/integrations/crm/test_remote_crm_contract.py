@@ -9,10 +9,14 @@ two of them are below.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import hubspot_server
 import pytest
+import salesforce_server
 from remote_crm_helpers import hubspot, salesforce
 from test_crm_contract import (
     test_a_change_bumps_version_and_updated_at_and_a_repeat_changes_nothing,
@@ -27,6 +31,7 @@ from test_crm_contract import (
     test_get_record_finds_by_record_id_or_external_id_within_its_type,
     test_inactive_owner_never_receives_a_lead,
     test_read_by_external_ids_returns_the_held_records_of_that_type_and_omits_the_rest,
+    test_read_updated_returns_what_changed_since_with_the_crms_updated_at,
     test_task_due_time_is_stored_in_utc_and_naive_times_are_taken_as_utc,
     test_the_adapter_implements_every_port_method,
     test_upsert_keeps_fields_left_out_and_clears_fields_passed_as_none,
@@ -49,6 +54,7 @@ CONTRACT_TESTS = (
     test_get_record_finds_by_record_id_or_external_id_within_its_type,
     test_inactive_owner_never_receives_a_lead,
     test_read_by_external_ids_returns_the_held_records_of_that_type_and_omits_the_rest,
+    test_read_updated_returns_what_changed_since_with_the_crms_updated_at,
     test_task_due_time_is_stored_in_utc_and_naive_times_are_taken_as_utc,
     test_the_adapter_implements_every_port_method,
     test_upsert_keeps_fields_left_out_and_clears_fields_passed_as_none,
@@ -107,3 +113,56 @@ def test_accounts_are_read_by_record_id_and_their_owner_moves(seeded_crm: CrmPor
     assert moved.fields["owner_id"] == "OWN-2" and moved.changed and not again.changed
     assert seeded_crm.get_record(ObjectType.ACCOUNT, record_id="ACC-404") is None
     assert seeded_crm.read_by_external_ids(ObjectType.ACCOUNT, ["ACC-1"]) == {}
+
+
+def test_hubspot_read_updated_finds_a_closed_deal_by_search_and_an_archived_owner() -> None:
+    with hubspot() as (server, adapter):
+        for deal_id in ("D-1", "D-2"):
+            server.seed_object(
+                "deals",
+                deal_id,
+                {"dealname": "Renewal", "dealstage": "appointmentscheduled", "hubspot_owner_id": "OWN-1"},
+                {"companies": ["ACC-1"]},
+            )
+        opened = adapter.read_updated(ObjectType.OPPORTUNITY)
+        since = datetime.now(UTC)
+        time.sleep(0.002)  # the server keeps milliseconds
+        deal = server.objects["deals"]["D-1"]
+        deal["properties"]["dealstage"] = "closedwon"
+        deal["updatedAt"] = hubspot_server._now()
+        server.owners["OWN-2"].update(archived=True, updatedAt=hubspot_server._now())
+
+        (closed,) = adapter.read_updated(ObjectType.OPPORTUNITY, since)
+        owners = adapter.read_updated(ObjectType.OWNER, since)
+
+    assert [(item.record.opportunity_id, item.record.account_id) for item in opened] == [
+        ("D-1", "ACC-1"),
+        ("D-2", "ACC-1"),
+    ]
+    assert closed.record.opportunity_id == "D-1"
+    assert closed.record.stage == "closed_won" and not closed.record.is_open
+    assert [(item.record.owner_id, item.record.active) for item in owners] == [("OWN-2", False)]
+
+
+def test_salesforce_read_updated_queries_by_systemmodstamp_and_sees_an_opportunity_close(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with salesforce(monkeypatch, tmp_path) as (server, adapter):
+        server.seed(
+            "Opportunity", "006000000000001AAA", Name="Renewal", AccountId="ACC-1", StageName="Prospecting"
+        )
+        (opened,) = adapter.read_updated(ObjectType.OPPORTUNITY)
+        since = datetime.now(UTC)
+        server.records["Opportunity"]["006000000000001AAA"].update(
+            StageName="Closed Won", LastModifiedDate=salesforce_server._now()
+        )
+        server.records["User"]["OWN-2"].update(IsActive=False, LastModifiedDate=salesforce_server._now())
+
+        (closed,) = adapter.read_updated(ObjectType.OPPORTUNITY, since)
+        owners = {item.record.owner_id: item.record for item in adapter.read_updated(ObjectType.OWNER, since)}
+        nothing_later = adapter.read_updated(ObjectType.ACCOUNT, since + timedelta(hours=1))
+
+    assert opened.record.stage == "Prospecting"
+    assert closed.record.stage == "closed_won" and not closed.record.is_open
+    assert owners["OWN-2"].active is False
+    assert nothing_later == []
