@@ -34,10 +34,23 @@ select
         where stage = 'end_to_end' and source = 'all' and team = 'all') as end_to_end_p50_seconds,
     (select p95_seconds from marts.speed_to_lead_percentiles
         where stage = 'end_to_end' and source = 'all' and team = 'all') as end_to_end_p95_seconds,
-    (select max(brier_score) from marts.outcome_calibration where model = 'intent_confidence')
-        as intent_brier_score,
-    (select max(brier_score) from marts.outcome_calibration where model = 'account_match_probability')
-        as match_brier_score
+    (select max(series_leads) from marts.outcome_calibration where confidence = 'decision')
+        as calibrated_leads,
+    (select max(brier_score) from marts.outcome_calibration where confidence = 'decision')
+        as decision_brier_score
+"""
+# One row per calibration series: the bins summed back up (leads-weighted means) beside the series' score.
+_CALIBRATION_SERIES_SQL = """
+select
+    confidence,
+    basis,
+    sum(leads) as leads,
+    sum(leads * mean_predicted) / sum(leads) as mean_predicted,
+    sum(leads * observed_rate) / sum(leads) as observed_rate,
+    max(brier_score) as brier_score
+from marts.outcome_calibration
+group by confidence, basis
+order by confidence, basis
 """
 _LABELS = {
     "routed_leads": "Routed leads",
@@ -50,8 +63,8 @@ _LABELS = {
     "pipeline_value": "Pipeline value",
     "end_to_end_p50_seconds": "Speed to lead p50 (s)",
     "end_to_end_p95_seconds": "Speed to lead p95 (s)",
-    "intent_brier_score": "Brier score, intent confidence",
-    "match_brier_score": "Brier score, account match probability",
+    "calibrated_leads": "Leads with a telling outcome (calibration)",
+    "decision_brier_score": "Brier score, weakest confidence each decision used",
 }
 
 
@@ -62,7 +75,14 @@ def key_numbers(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | None]
         name: (float(value) if isinstance(value, float) or hasattr(value, "as_integer_ratio") else value)
         for name, value in zip(names, row, strict=True)
     }
-    for name in ("routed_leads", "touched_leads", "misrouted_leads", "qualified_leads", "meetings"):
+    for name in (
+        "routed_leads",
+        "touched_leads",
+        "misrouted_leads",
+        "qualified_leads",
+        "meetings",
+        "calibrated_leads",
+    ):
         numbers[name] = int(numbers[name] or 0)
     numbers["opportunities"] = int(numbers["opportunities"] or 0)
     routed = numbers["routed_leads"]
@@ -94,6 +114,7 @@ class ReportData:
     accuracy_by_rule: pd.DataFrame
     workload: pd.DataFrame
     calibration: pd.DataFrame
+    calibration_series: pd.DataFrame
 
 
 def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
@@ -128,10 +149,14 @@ def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         " from marts.rep_workload group by 1 order by 1"
     ).df()
     calibration = con.execute(
-        "select model, bin_lower, leads, mean_predicted, observed_rate from marts.outcome_calibration"
-        " order by model, bin_lower"
+        "select confidence || ' / ' || basis as series, bin_lower, leads, mean_predicted, observed_rate"
+        " from marts.outcome_calibration order by confidence, basis, bin_lower"
     ).df()
-    return ReportData(funnel, stages, accuracy, workload, calibration)
+    return ReportData(funnel, stages, accuracy, workload, calibration, calibration_series(con))
+
+
+def calibration_series(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(_CALIBRATION_SERIES_SQL).df()
 
 
 def _charts(data: ReportData) -> dict[str, Any]:
@@ -192,7 +217,7 @@ def _charts(data: ReportData) -> dict[str, Any]:
         .encode(
             x=alt.X("mean_predicted:Q", title="mean predicted probability", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("observed_rate:Q", title="observed rate", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("model:N"),
+            color=alt.Color("series:N", title="confidence / basis"),
             size=alt.Size("leads:Q"),
         )
     ).properties(width=width, title="Calibration: predicted probability against outcomes")
@@ -209,6 +234,23 @@ def render_svg(chart: Any) -> str:
     import vl_convert
 
     return vl_convert.vegalite_to_svg(chart.to_json())
+
+
+def _calibration_table(series: pd.DataFrame) -> str:
+    """Per confidence and basis: leads, mean predicted, observed rate and Brier score, as in the mart."""
+    header = "".join(
+        f"<th>{label}</th>"
+        for label in ("confidence", "basis", "leads", "mean predicted", "observed rate", "Brier score")
+    )
+    rows = "\n".join(
+        f'<tr data-series="{html.escape(row.confidence)}/{html.escape(row.basis)}"'
+        f' data-leads="{int(row.leads)}" data-mean-predicted="{row.mean_predicted}"'
+        f' data-observed-rate="{row.observed_rate}" data-brier-score="{row.brier_score}">'
+        f"<td>{html.escape(row.confidence)}</td><td>{html.escape(row.basis)}</td><td>{int(row.leads)}</td>"
+        f"<td>{row.mean_predicted:.3f}</td><td>{row.observed_rate:.3f}</td><td>{row.brier_score:.3f}</td></tr>"
+        for row in series.itertuples(index=False)
+    )
+    return f'<table id="calibration"><tr>{header}</tr>\n{rows}</table>'
 
 
 def render_html(numbers: dict[str, Any], data: ReportData, generated_at: datetime) -> str:
@@ -231,6 +273,10 @@ figure{{margin:2rem 0}}</style></head>
 speed_to_lead, qualified_pipeline, rep_workload, outcome_calibration).</p>
 <table id="key-numbers">{rows}</table>
 {figures}
+<h2>Calibration by confidence and basis</h2>
+<p>Rule and operator decisions are scored as predicted 1.0: LeadOps acts on them as certain. A series whose
+observed rate sits well below its mean predicted value is over-confident.</p>
+{_calibration_table(data.calibration_series)}
 </body></html>
 """
 

@@ -1,8 +1,9 @@
 """Outcomes for a handful of decided leads fill every outcome mart, and the report shows those numbers.
 
-One shared run (module fixture): process_leads decides a few demo-like leads, outcome events for them
-(with a bad line, an unknown lead, a duplicate and out-of-order opportunity updates) land in the feedback
-folder, and process_outcomes ingests them, builds the marts and writes the report.
+One shared run (module fixture): process_leads decides a few demo-like leads (one of them at a CRM
+prospect account, linked by splink), outcome events for them (with a bad line, an unknown lead, a
+duplicate and out-of-order opportunity updates) land in the feedback folder, and process_outcomes ingests
+them, builds the marts and writes the report.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.pipeline.pipeline_helpers import event
 pytestmark = pytest.mark.slow
 
 MODEL_READ_MESSAGE = "Could you send pricing for 40 seats and tell us what the annual plan costs?"
+STAGES = ("landed", "validated", "matched", "enriched", "decided", "written_to_crm", "first_touch")
 MARTS = (
     "routing_accuracy",
     "speed_to_lead",
@@ -50,9 +52,11 @@ def _iso(moment) -> str:
     return moment.isoformat() + "Z"
 
 
-def _outcomes(routed: list[tuple]) -> list:
-    """routed: (lead_id, owner_id, decided_at) of at least three routed leads."""
+def _outcomes(routed: list[tuple], account_lead: tuple) -> list:
+    """routed: (lead_id, owner_id, decided_at) of at least three routed leads; account_lead: the routed
+    lead linked to a CRM account."""
     (a, owner_a, at_a), (b, owner_b, at_b), (c, _, at_c) = routed[:3]
+    d, _, at_d = account_lead
     other_owner = owner_a if owner_b != owner_a else f"{owner_b}-colleague"
 
     def out(outcome_id, lead_id, at, kind, **fields):
@@ -105,6 +109,7 @@ def _outcomes(routed: list[tuple]) -> list:
         out("c-touch", c, at_c + timedelta(minutes=30), "first_touch", channel="task"),
         out("c-spam", c, at_c + timedelta(hours=2), "marked_by_rep", mark="spam"),
         out("c-status", c, at_c + timedelta(hours=2), "status_changed", status="unqualified"),
+        out("d-touch", d, at_d + timedelta(minutes=20), "first_touch", channel="call"),
         touch_a,  # the same outcome twice: nothing changes
         out("ghost", "lead-nobody-decided", at_a, "first_touch", channel="call"),
         "{ this is not json",
@@ -136,6 +141,17 @@ def outcome_run(tmp_path_factory: pytest.TempPathFactory) -> OutcomeRun:
                     **({} if n % 2 == 0 else {"message": MODEL_READ_MESSAGE}),
                 )
                 for n, source in enumerate(sources)
+            ]
+            # Last in, so the three leads above get the scenario's outcomes: a new person at a CRM
+            # prospect account (initech.com, owned by own_amer_smb_1), linked by its email domain.
+            + [
+                event(
+                    "fb-account",
+                    source="web_form",
+                    email="joanna.lumbergh@initech.com",
+                    company="Initech",
+                    received_at="2026-11-25T09:09:00Z",
+                )
             ],
             name="leads",
         )
@@ -145,9 +161,15 @@ def outcome_run(tmp_path_factory: pytest.TempPathFactory) -> OutcomeRun:
                 "select lead_id, owner_id, decided_at from marts.lead_decisions"
                 " where disposition = 'route' and owner_id is not null order by first_received_at"
             ).fetchall()
-        assert len(routed) >= 3, routed
+            account_leads = con.execute(
+                "select lead_id, owner_id, decided_at from marts.lead_decisions"
+                " where disposition = 'route' and match_method = 'account_domain'"
+            ).fetchall()
+        assert len(routed) >= 4, routed
+        assert len(account_leads) == 1, account_leads
+        outcomes = _outcomes(routed, account_leads[0])
         write_events_atomically(
-            settings.feedback_dir, [json.dumps(o) if isinstance(o, dict) else o for o in _outcomes(routed)]
+            settings.feedback_dir, [json.dumps(o) if isinstance(o, dict) else o for o in outcomes]
         )
         job = build_definitions(settings).resolve_job_def("process_outcomes")
         result = job.execute_in_process(instance=instance, raise_on_error=True)
@@ -171,23 +193,47 @@ def _read(run: OutcomeRun, query: str) -> list[tuple]:
 def test_bad_lines_unknown_leads_and_duplicates_are_handled(outcome_run):
     reasons = _read(outcome_run, "select split_part(reason, ':', 1) from raw.quarantined_outcomes order by 1")
     assert reasons == [("invalid_json",), ("unknown_lead",)]
-    assert _read(outcome_run, "select count(*) from raw.outcome_events") == [(13,)]
+    assert _read(outcome_run, "select count(*) from raw.outcome_events") == [(14,)]
 
 
 def test_every_outcome_mart_has_rows(outcome_run):
     for mart in MARTS:
-        if mart != "outcome_calibration":
-            assert _read(outcome_run, f"select count(*) from marts.{mart}")[0][0] > 0, mart
+        assert _read(outcome_run, f"select count(*) from marts.{mart}")[0][0] > 0, mart
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the scenario's leads are all decided by intent rules (no confidence) and match no CRM account:"
-    " calibration needs a lead the local model reads, or a matched account; the unit test"
-    " calibration_bins_predictions_and_scores_them_against_outcomes covers the SQL meanwhile",
-)
-def test_calibration_has_rows(outcome_run):
-    assert _read(outcome_run, "select count(*) from marts.outcome_calibration")[0][0] > 0
+def test_calibration_scores_every_worked_decision_and_the_confidences_it_used(outcome_run):
+    ((worked,),) = _read(
+        outcome_run,
+        "select count(*) from intermediate.int_join_outcomes_to_decisions"
+        " where has_outcomes or first_touch_at is not null",
+    )
+    series = dict(
+        _read(
+            outcome_run,
+            "select confidence || '/' || basis, max(series_leads) from marts.outcome_calibration group by 1",
+        )
+    )
+    # Every routed lead a rep worked is one decision scored; the scenario's intents were read by rules, the
+    # account lead's identity by splink, and the shops' size by enrichment.
+    assert series["decision/weakest_link"] == worked == 4
+    assert series["intent/rule"] >= 3
+    assert series["identity/account_domain"] == 1
+    assert series["enrichment/enrichment"] >= 3
+    # a qualified (1), b misrouted (0), c spam (0), d worked (1): rules and records claimed certainty.
+    assert _read(
+        outcome_run,
+        "select sum(leads * observed_rate) from marts.outcome_calibration where confidence = 'decision'",
+    ) == [(2,)]
+
+
+def test_stage_durations_add_up_to_the_end_to_end_time_of_every_touched_lead(outcome_run):
+    stages = " + ".join(f"{stage}_seconds" for stage in STAGES)
+    rows = _read(
+        outcome_run, f"select lead_id, {stages}, end_to_end_seconds from marts.speed_to_lead where is_touched"
+    )
+    assert len(rows) == 4
+    for lead_id, stage_sum, end_to_end in rows:
+        assert end_to_end > 0 and stage_sum == pytest.approx(end_to_end), lead_id
 
 
 def test_marts_hold_the_outcomes(outcome_run):
@@ -240,3 +286,34 @@ def test_the_report_numbers_equal_the_marts(outcome_run):
     assert float(shown["pipeline_value"]) == float(pipeline)
     assert float(shown["end_to_end_p50_seconds"]) == pytest.approx(float(p50))
     assert float(shown["routing_accuracy"]) == pytest.approx(1 - misrouted / routed)
+    ((calibrated, decision_brier),) = _read(
+        outcome_run,
+        "select max(series_leads), max(brier_score) from marts.outcome_calibration"
+        " where confidence = 'decision'",
+    )
+    assert int(shown["calibrated_leads"]) == calibrated
+    assert float(shown["decision_brier_score"]) == pytest.approx(float(decision_brier))
+
+
+def test_the_report_calibration_table_equals_the_mart(outcome_run):
+    document = outcome_run.report.read_text()
+    table = re.search(r'<table id="calibration">(.*?)</table>', document, re.S)
+    assert table
+    shown = {
+        series: (int(leads), float(predicted), float(observed), float(brier))
+        for series, leads, predicted, observed, brier in re.findall(
+            r'data-series="([^"]+)" data-leads="(\d+)" data-mean-predicted="([^"]+)"'
+            r' data-observed-rate="([^"]+)" data-brier-score="([^"]+)"',
+            table.group(1),
+        )
+    }
+    in_mart = _read(
+        outcome_run,
+        "select confidence || '/' || basis, sum(leads), sum(leads * mean_predicted) / sum(leads),"
+        " sum(leads * observed_rate) / sum(leads), max(brier_score)"
+        " from marts.outcome_calibration group by 1",
+    )
+    assert set(shown) == {row[0] for row in in_mart}
+    for series, leads, predicted, observed, brier in in_mart:
+        expected = (leads, float(predicted), float(observed), float(brier))
+        assert shown[series] == pytest.approx(expected), series

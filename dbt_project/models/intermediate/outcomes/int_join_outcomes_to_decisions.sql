@@ -1,5 +1,7 @@
--- One row per routed lead: its decision (rule, rules version, team, owner, source, segment, intent), what
--- happened after (int_summarise_lead_outcomes) and the outcome rules of the policy seed outcome_policy:
+-- One row per routed lead: its decision (rule, rules version, team, owner, source, segment, intent), the
+-- evidence it rested on and how sure each piece was (intent and its source, the identity link and its
+-- probability, where the company size came from and the enrichment confidence), what happened after
+-- (int_summarise_lead_outcomes) and the outcome rules of the policy seed outcome_policy:
 -- a lead a person reassigned within misroute_window_days of its decision counts as misrouted; a lead
 -- counts as qualified once it reached status qualified or converted, a meeting or an opportunity.
 with decisions as (
@@ -12,6 +14,28 @@ state_log as (
 
 outcomes as (
     select * from {{ ref('int_summarise_lead_outcomes') }}
+),
+
+lead_events as (
+    select * from {{ ref('int_identify_lead_events') }}
+),
+
+event_matches as (
+    select * from {{ ref('stg_identity__event_matches') }}
+),
+
+-- How sure splink was when it linked the lead to a CRM contact (the best of its linking events).
+contact_links as (
+    select
+        lead_events.lead_id,
+        max(event_matches.person_match_probability) as contact_match_probability
+    from lead_events
+    inner join event_matches
+        on lead_events.event_id = event_matches.event_id
+    where
+        event_matches.person_decision = 'linked'
+        and event_matches.person_candidate_source = 'crm_contact'
+    group by lead_events.lead_id
 ),
 
 policy as (
@@ -33,8 +57,13 @@ select
     decisions.source,
     coalesce(decisions.segment, 'unknown') as segment,
     coalesce(decisions.intent, 'unknown') as intent,
+    decisions.intent_source,
     decisions.intent_confidence,
+    decisions.match_method,
     decisions.account_match_probability,
+    contact_links.contact_match_probability,
+    decisions.employees_source,
+    decisions.enrichment_confidence,
     decisions.rule_id,
     coalesce(rules_versions.rules_version, 'unknown') as rules_version,
     coalesce(decisions.team, 'none') as team,
@@ -74,5 +103,7 @@ left join rules_versions
     on decisions.lead_id = rules_versions.lead_id and rules_versions.position = 1
 left join outcomes
     on decisions.lead_id = outcomes.lead_id
+left join contact_links
+    on decisions.lead_id = contact_links.lead_id
 cross join policy
 where decisions.disposition = 'route' and decisions.owner_id is not null
