@@ -2,7 +2,8 @@
 (a reminder is due, or a re-route after an unanswered reminder), run `enforce_first_touch_sla`.
 
 Reads only the reader copy of the warehouse published after each successful run, never the live file (the
-run is the warehouse's one writer). The run key names the due steps, so ticks before the run publishes its
+run is the warehouse's one writer), and never the CRM: the run reads the CRM for the due leads and logs a
+lead it shows worked as touched instead of taking a step. The run key names the due steps, so ticks before the run publishes its
 result are dropped by Dagster, and a new breach (or the next step of one) gets a new key.
 """
 

@@ -172,22 +172,25 @@ def outbox_delivery(
     kinds={"python", "duckdb"},
     description=(
         "Routed leads past their first-touch SLA in business time (policy seeds business_hours and"
-        " business_holidays) without a first_touch outcome: the owner is reminded on Slack, then, where the"
-        " policy says so, the lead goes to the team's next active owner as a logged routed -> routed"
-        " transition, a CRM owner change and a Slack alert, all through the outbox; each step is logged in"
-        " ops.sla_events. The `enforce_first_touch_sla` job, launched by the sla_breaches sensor."
+        " business_holidays) without a first touch (a first_touch outcome, or the CRM showing the lead"
+        " worked: a status only a person sets, or its first-touch task done): the owner is reminded on"
+        " Slack, then, where the policy says so, the lead goes to the team's next active owner as a logged"
+        " routed -> routed transition, a CRM owner change and a Slack alert, all through the outbox; each"
+        " step is logged in ops.sla_events. The `enforce_first_touch_sla` job, launched by the sla_breaches"
+        " sensor."
     ),
 )
 def sla_events(
     context: AssetExecutionContext, warehouse: DuckDBResource, crm: CrmResource, outbox: OutboxResource
 ) -> MaterializeResult:
     clients = outbox.clients()
+    crm_client = crm.client()
     with warehouse.get_connection() as con:
         ensure_tables(con)
         con.execute(SLA_EVENTS_DDL)
-        outcome = enforce_sla(con, now_utc(), NotificationTargets.of(clients))
+        outcome = enforce_sla(con, now_utc(), NotificationTargets.of(clients), crm=crm_client)
         results, findings, unavailable = deliver_due_actions(
-            con, crm.client(), outbox.policy(), clients=clients
+            con, crm_client, outbox.policy(), clients=clients
         )
     _log_outcome(context, results, findings)
     for event in outcome.events:

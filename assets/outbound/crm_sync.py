@@ -125,6 +125,11 @@ def printable(value: Any, *, multiline: bool = False) -> Any:
     return _CONTROL_CHARACTERS.sub(replace, value.replace("\r\n", "\n"))
 
 
+def first_touch_task_id(lead_id: str) -> str:
+    """The external id of the first-touch task LeadOps creates for a routed lead (the SLA reads it back)."""
+    return f"{lead_id}:first_touch"
+
+
 def plan_writes(row: Mapping[str, Any]) -> list[PlannedWrite]:
     """The CRM operations one `marts.sync_crm_leads` row asks for.
 
@@ -167,7 +172,7 @@ def plan_writes(row: Mapping[str, Any]) -> list[PlannedWrite]:
             PlannedWrite(
                 lead_id,
                 CREATE_TASK,
-                f"{lead_id}:first_touch",
+                first_touch_task_id(lead_id),
                 {"subject": row["task_subject"], "due_at": str(due_at), "owner_id": owner_id},
             )
         )

@@ -1,9 +1,13 @@
 """First-touch SLAs in business time: remind the owner, then re-route to the team's next active owner.
 
 A routed lead is touched when an outcome event of kind `first_touch` names it (raw.outcome_events, written
-by the feedback stage from the CRM's activity). Its deadline is its SLA minutes of the team's business time
-(business_hours, business_holidays) after the decision, or after its latest SLA re-route. A lead past its
-deadline and still untouched takes these steps, each logged in `ops.sla_events`:
+by the feedback stage), or when the CRM shows it was worked: read through the CRM port for each lead whose
+step is due, just before the step is taken, a lead status only a person sets (LeadOps writes routed,
+escalated and disqualified) or its first-touch task done. A touch read from the CRM is logged as `touched`
+in `ops.sla_events`, so the sensor sees it in the reader copy and asks nothing more for that lead. Its
+deadline is its SLA minutes of the team's business time (business_hours, business_holidays) after the
+decision, or after its latest SLA re-route. A lead past its deadline and still untouched takes these steps,
+each logged in `ops.sla_events`:
 
 1. `reminded`: the owner is reminded by an outbox Slack action (a DM, or the team channel);
 2. `rerouted`: where the team's `reroute_on_breach` says so and `reroute_after_minutes` of business time
@@ -28,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from assets.outbound.business_time import as_utc, business_deadline
-from assets.outbound.crm_sync import ASSIGN_OWNER, LINK_CONTACT, UPSERT
+from assets.outbound.crm_sync import ASSIGN_OWNER, LINK_CONTACT, UPSERT, first_touch_task_id
 from assets.outbound.notifications import (
     SLACK_ASSIGNMENT,
     SLACK_ESCALATION,
@@ -51,6 +55,8 @@ from assets.outbound.outbox import (
     decision_version,
     enqueue_actions,
 )
+from integrations.crm.models import ObjectType
+from integrations.crm.port import CrmPort
 from integrations.slack.port import Escalation, LeadSummary
 
 SLA_EVENTS_DDL = """
@@ -71,6 +77,13 @@ REROUTE = "reroute"
 REMINDED = "reminded"
 REROUTED = "rerouted"
 ESCALATED = "escalated"
+TOUCHED = "touched"
+# CRM lead statuses only a person sets: a rep answering, booking or closing the lead. LeadOps itself writes
+# routed, escalated or disqualified (sync_crm_leads.lead_status).
+WORKED_LEAD_STATUSES = frozenset({"awaiting_response", "meeting_requested", "meeting_booked", "closed"})
+# A task done, as the adapters read it back: "done" (embedded, HubSpot COMPLETED, Salesforce Completed), or
+# BottleCRM's own "Completed".
+DONE_TASK_STATUSES = frozenset({"done", "completed"})
 SLA_ACTOR = "leadops-sla"
 # Logged states from which a re-route continues (lead_state_transitions: routed|awaiting_response -> routed).
 _REROUTABLE_STATES = ("routed", "awaiting_response")
@@ -129,14 +142,38 @@ def apply_reroutes(con, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
 
 
 def _touched(con) -> set[str]:
+    """Leads with a first touch: a first_touch outcome event, or a touch an SLA run read from the CRM."""
+    events = _events(con)
+    touched = set(events.loc[events["step"] == TOUCHED, "lead_id"])
     if not table_exists(con, "raw", "outcome_events"):
-        return set()
-    return {
+        return touched
+    return touched | {
         lead_id
         for (lead_id,) in con.execute(
             "select distinct lead_id from raw.outcome_events where kind = 'first_touch'"
         ).fetchall()
     }
+
+
+def crm_first_touches(crm: CrmPort, lead_ids: Sequence[str]) -> dict[str, str]:
+    """The leads among `lead_ids` the CRM shows were worked, each with what showed it: the lead record's
+    status moved on to one only a person sets, or the lead's first-touch task done. Two reads, whatever
+    the number of leads."""
+    if not lead_ids:
+        return {}
+    leads = crm.read_by_external_ids(ObjectType.LEAD, lead_ids)
+    tasks = crm.read_by_external_ids(ObjectType.TASK, [first_touch_task_id(lead_id) for lead_id in lead_ids])
+    touches: dict[str, str] = {}
+    for lead_id in lead_ids:
+        lead = leads.get(lead_id)
+        status = text_or_none(lead.fields.get("status")) if lead else None
+        task = tasks.get(first_touch_task_id(lead_id))
+        task_status = text_or_none(task.fields.get("status")) if task else None
+        if status in WORKED_LEAD_STATUSES:
+            touches[lead_id] = f"CRM lead {lead.record_id} has status {status}"
+        elif task_status and task_status.lower() in DONE_TASK_STATUSES:
+            touches[lead_id] = f"CRM first-touch task {task.record_id} is {task_status}"
+    return touches
 
 
 def _logged_states(con) -> dict[str, str] | None:
@@ -275,22 +312,34 @@ def enforce_sla(
     now: datetime,
     targets: NotificationTargets,
     policy: NotificationPolicy | None = None,
+    crm: CrmPort | None = None,
 ) -> SlaOutcome:
     """Take every due step: log it, log a re-route's transition, enqueue its outbox actions (one
-    transaction). Sending is the caller's (the outbox executor, right after)."""
+    transaction). Sending is the caller's (the outbox executor, right after).
+
+    With `crm`, a due lead the CRM shows was worked is logged `touched` instead: nobody is reminded and
+    nothing re-routed. A CRM error propagates before anything is logged, so no lead is re-routed while
+    the CRM cannot say whether it was touched."""
     con.execute(SLA_EVENTS_DDL)
     policy = policy or load_policy(con)
     steps = due_sla_steps(con, now, policy)
+    touches = crm_first_touches(crm, [step.lead_id for step in steps]) if crm is not None else {}
+    at = as_utc(now)
+    touched_events = [
+        _event(step, TOUCHED, at, None, touches[step.lead_id]) for step in steps if step.lead_id in touches
+    ]
+    steps = [step for step in steps if step.lead_id not in touches]
     if not steps:
-        return SlaOutcome((), (), EnqueueSummary(0, 0, 0))
+        if touched_events:
+            _insert_events(con, touched_events)
+        return SlaOutcome((), tuple(touched_events), EnqueueSummary(0, 0, 0))
     facts = lead_facts(con, [step.lead_id for step in steps])
     owners = owner_directory(con)
     states = _logged_states(con) or {}
     version = _policy_version(policy)
     history = _events(con)
-    at = as_utc(now)
     planned: list[PlannedAction] = []
-    events: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = list(touched_events)
     con.execute("begin")
     try:
         for step in steps:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from assets.decisions.state_machine import find_disallowed_logged_transitions, l
 from assets.outbound.business_time import BusinessHours, business_deadline
 from assets.outbound.notifications import SLACK_SLA_REMINDER, SLACK_TARGET, NotificationTargets
 from assets.outbound.reconcile import deliver_due_actions, sync_to_crm
-from assets.outbound.sla import REMIND, REROUTE, due_sla_steps, enforce_sla, next_active_owner
-from integrations.crm.models import ObjectType
+from assets.outbound.sla import REMIND, REROUTE, TOUCHED, due_sla_steps, enforce_sla, next_active_owner
+from integrations.crm.fake import FakeCrm
+from integrations.crm.models import LeadFields, ObjectType
 from sensors.sla_breaches import sla_request
 from tests.integrations.slack.slack_api_server import SlackApiServer
 from tests.outbound.test_notifications import (
@@ -158,6 +160,64 @@ def test_a_lead_touched_in_time_is_neither_reminded_nor_rerouted() -> None:
 
     assert outcome.steps == ()
     assert con.execute("select count(*) from ops.sla_events").fetchall() == [(0,)]
+
+
+def rep_sets_the_lead_status(crm: FakeCrm, status: str) -> None:
+    """The owner answers the lead and moves its status on in the CRM: a person's write through the port."""
+    crm.actor = "ana@example.com"
+    crm.upsert_lead("lead_0001", LeadFields(status=status))
+
+
+def rep_completes_the_first_touch_task(crm: FakeCrm) -> None:
+    """The owner ticks the first-touch task off in the CRM's own screens: no port call does that."""
+    with crm._transaction(write=True) as tx:
+        task = tx.by_external_id(ObjectType.TASK, "lead_0001:first_touch")
+        tx.update(replace(task, fields={**task.fields, "status": "done"}, version=task.version + 1))
+
+
+@pytest.mark.parametrize(
+    ("work_in_crm", "evidence"),
+    [
+        (lambda crm: rep_sets_the_lead_status(crm, "awaiting_response"), "has status awaiting_response"),
+        (rep_completes_the_first_touch_task, "first-touch task TASK-000001 is done"),
+    ],
+    ids=["lead_status_moved_on_by_a_person", "first_touch_task_done"],
+)
+def test_a_lead_worked_in_the_crm_is_logged_touched_and_neither_reminded_nor_rerouted(
+    work_in_crm, evidence: str
+) -> None:
+    con = build_warehouse([decision(decided_at=DECIDED)])
+    with_state_log(con)
+    crm = fake_crm()
+    sync_to_crm(con, crm, [crm_row()], FAST)
+    work_in_crm(crm)
+    late = DEADLINE + timedelta(hours=5)
+    # The reader copy alone cannot see the CRM: the sensor still asks for a run...
+    assert [step.step for step in due_sla_steps(con, late)] == [REMIND]
+
+    outcome = enforce_sla(con, late, NotificationTargets(slack=True), crm=crm)
+
+    # ...which reads the CRM, logs the touch and takes no step: nothing more is due, ever.
+    assert outcome.steps == ()
+    [(step, owner_id, detail)] = con.execute("select step, owner_id, detail from ops.sla_events").fetchall()
+    assert (step, owner_id) == (TOUCHED, "own_1") and evidence in detail
+    assert due_sla_steps(con, late + timedelta(days=3)) == []
+    assert con.execute("select count(*) from ops.outbox_actions where kind like 'slack%'").fetchall() == [
+        (0,)
+    ]
+    assert crm.get_record(ObjectType.LEAD, external_id="lead_0001").fields["owner_id"] == "own_1"
+
+
+def test_a_lead_the_crm_shows_untouched_is_still_reminded() -> None:
+    con = build_warehouse([decision(decided_at=DECIDED)])
+    with_state_log(con)
+    crm = fake_crm()
+    sync_to_crm(con, crm, [crm_row()], FAST)
+    # LeadOps' own writes (status routed, the task open) are no touch.
+    outcome = enforce_sla(con, DEADLINE + timedelta(minutes=1), NotificationTargets(slack=True), crm=crm)
+
+    assert [step.step for step in outcome.steps] == [REMIND]
+    assert con.execute("select step from ops.sla_events").fetchall() == [("reminded",)]
 
 
 def test_the_sensor_asks_for_a_run_only_when_a_step_is_due(tmp_path: Path) -> None:
