@@ -41,6 +41,7 @@ from assets.outbound.crm_sync import (
 from assets.outbound.notifications import log_notifications, plan_for_sync
 from assets.outbound.outbox import (
     DONE,
+    OPEN_STATUSES,
     OUTBOX_ACTIONS_DDL,
     ActionConflict,
     ActionResult,
@@ -160,6 +161,30 @@ _OBJECT_OF: Mapping[str, ObjectType] = {
 }
 
 
+def _repair(
+    con,
+    redo: Sequence[OutboxAction],
+    conflicts: Sequence[tuple[OutboxAction, ActionConflict]],
+    now: Callable[[], datetime],
+) -> None:
+    """What reconciliation does about its findings, inside the caller's transaction: what the CRM lost is
+    due again now; an owner a person changed is a conflict for review, recorded once per CRM version."""
+    for action in redo:
+        reopen(con, action.action_id, "missing in the CRM: sent again", now())
+    for action, conflict in conflicts:
+        [(known,)] = con.execute(
+            "select count(*) from ops.crm_conflicts where action_id = ? and crm_value is not distinct from ?"
+            " and crm_version is not distinct from ?",
+            [action.action_id, _text(conflict.target_value), conflict.target_version],
+        ).fetchall()
+        if not known:
+            record_conflict(con, action, conflict, now())
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _latest_done(con) -> dict[tuple[str, str], OutboxAction]:
     frame = con.execute(
         f"select * from ops.outbox_actions where status = '{DONE}'"
@@ -170,7 +195,7 @@ def _latest_done(con) -> dict[tuple[str, str], OutboxAction]:
 
 def find_discrepancies(
     crm: CrmPort,
-    planned: Sequence[PlannedAction],
+    planned: Sequence[PlannedAction | OutboxAction],
     done: Mapping[tuple[str, str], OutboxAction],
     now: Callable[[], datetime],
 ) -> tuple[list[Finding], list[OutboxAction], list[tuple[OutboxAction, ActionConflict]]]:
@@ -409,10 +434,7 @@ def sync_to_crm(
     findings, redo, conflicts = find_discrepancies(crm, planned, _latest_done(con), now)
     con.execute("begin")
     try:
-        for action in redo:
-            reopen(con, action.action_id, "missing in the CRM: sent again", now())
-        for action, conflict in conflicts:
-            record_conflict(con, action, conflict, now())
+        _repair(con, redo, conflicts, now)
         enqueued = enqueue_actions(con, planned, now())
         _append_log(con, _log_rows((), refused))
         con.execute("commit")
@@ -425,3 +447,53 @@ def sync_to_crm(
     findings = findings + unconfirmed
     replace_findings(con, findings)
     return SyncOutcome(results, findings, unavailable, tuple(refused), enqueued)
+
+
+@dataclass(frozen=True)
+class ReconcileOutcome:
+    checked: int  # CRM writes compared with the CRM
+    findings: list[Finding]
+    results: list[ActionResult]  # the repairs sent (and anything else that was due)
+    crm_unavailable: str | None = None
+
+
+def reconcile_with_crm(
+    con,
+    crm: CrmPort,
+    policy: RetryPolicy | None = None,
+    *,
+    now: Callable[[], datetime] = utc_now,
+    rng: random.Random | None = None,
+    clients: Mapping[str, Any] | None = None,
+) -> ReconcileOutcome:
+    """The scheduled reconciliation, between batches: every write the outbox holds as done (the latest of
+    each lead and kind, unless a newer one of that kind is still to be sent, which rewrites it anyway) is
+    compared with the CRM by the same checks a sync makes before it enqueues: the record exists, its owner
+    is the one assigned, the task and the note are there. What the CRM lost is sent again now, through the
+    outbox; an owner a person changed is flagged and recorded as a conflict. The findings replace
+    ops.crm_reconciliation."""
+    policy = policy or RetryPolicy()
+    ensure_tables(con)
+    done = _latest_done(con)
+    waiting = {
+        (lead_id, kind): seq
+        for lead_id, kind, seq in con.execute(
+            f"select lead_id, kind, max(seq) from ops.outbox_actions where status in {OPEN_STATUSES}"
+            " group by 1, 2"
+        ).fetchall()
+    }
+    current = [action for key, action in done.items() if waiting.get(key, -1) < action.seq]
+    findings, redo, conflicts = find_discrepancies(crm, current, done, now)
+    con.execute("begin")
+    try:
+        _repair(con, redo, conflicts, now)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    results, unconfirmed, unavailable = deliver_due_actions(
+        con, crm, policy, now=now, rng=rng, clients=clients
+    )
+    findings = findings + unconfirmed
+    replace_findings(con, findings)
+    return ReconcileOutcome(len(current), findings, results, unavailable)

@@ -218,11 +218,12 @@ class FakeCrm(RecordStoreCrm):
             if isinstance(outcome, CrmPermanentError):
                 raise outcome
 
-    def delete(self, object_type: ObjectType, external_id: str) -> None:
+    def delete(self, record_id: str) -> None:
         """Remove a record as a person deleting it in the CRM does, without recording a call."""
         with self._lock:
-            record_id = self._by_external_id.pop((ObjectType(object_type), external_id))
-            del self._records[record_id]
+            record = self._records.pop(record_id)
+            if record.external_id is not None:
+                del self._by_external_id[(record.object_type, record.external_id)]
 
     def read_changes(self, since: str | None = None, limit: int = 1000) -> list[CrmChange]:
         """Lead owner/status changes after the cursor `since`, oldest first (`CrmChangeFeed`)."""
