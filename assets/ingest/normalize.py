@@ -544,17 +544,35 @@ _EVENT_HANDLER = (
     r"|toggle|scroll|resize|wheel|copy|cut|paste|animation[a-z]+|transition[a-z]+|begin|hashchange"
     r"|pageshow|popstate|play|message)\s*=\s*[\"'`\w(]"
 )
+# Element names a browser renders or runs: HTML (with the obsolete ones spam still uses: font, center,
+# marquee), the svg and math roots. A word in angle brackets that is none of them - "<your name>",
+# "<company>", a made-up "<system>" - is prose or a placeholder to a browser, not markup: it renders as
+# nothing and runs nothing, so it is no bot signature (instruction-like text is the intent rules' to flag).
+_HTML_ELEMENTS = (
+    "a abbr acronym address applet area article aside audio b base basefont bdi bdo bgsound big blink "
+    "blockquote body br button canvas caption center cite code col colgroup data datalist dd del details "
+    "dfn dialog dir div dl dt em embed fieldset figcaption figure font footer form frame frameset h1 h2 h3 "
+    "h4 h5 h6 head header hgroup hr html i iframe image img input ins isindex kbd keygen label legend li "
+    "link listing main map mark marquee math menu menuitem meta meter nav nobr noembed noframes noscript "
+    "object ol optgroup option output p param picture plaintext portal pre progress q rb rp rt rtc ruby s "
+    "samp script search section select slot small source span strike strong style sub summary sup svg "
+    "table tbody td template textarea tfoot th thead time title tr track tt u ul var video wbr xmp"
+)
+# A custom element (<x-widget>) has a hyphen in its name; longest names first so "abbr" is not read as "a".
+_ELEMENT_NAME = "(?:{}|[a-z][a-z0-9]*-[a-z0-9-]*)".format(
+    "|".join(sorted(_HTML_ELEMENTS.split(), key=len, reverse=True))
+)
 # Markup or script in a form field, after HTML entities and %-escapes are decoded (has_markup):
-# - an HTML/XML tag (<a href=...>, </div>, <br/>, <svg/onload=...>). "<3" and "a < b > c" are not tags
-#   (no space after "<" in a tag); neither is "<john@acme.com>" (a tag name ends at a space, / or >);
+# - a tag of an element above (<a href=...>, </div>, <br/>, <svg/onload=...>). "<3" and "a < b > c" are
+#   not tags (no space after "<" in a tag); neither is "<john@acme.com>" nor "<your name>";
 # - a dangerous element opened without its closing ">" (<iframe src=//x, <script src=...);
 # - an escaped tag left over after decoding (&amp;lt;script), script URLs (javascript:, vbscript:,
 #   data:text/html), event handler attributes outside a tag (" onmouseover="alert(1)), a log4j
 #   ${jndi:...} lookup, BBCode links.
 _MARKUP = re.compile(
-    r"</?[a-z][a-z0-9-]*(?:[\s/][^<>]*)?/?>"
+    rf"</?{_ELEMENT_NAME}(?=[\s/>])(?:[\s/][^<>]*)?/?>"
     r"|</?(?:script|iframe|frame|frameset|object|embed|applet|svg|math|style|link|meta|base|form|img|body)\b"
-    r"|&lt;/?[a-z]+"
+    rf"|&lt;/?{_ELEMENT_NAME}\b"
     r"|(?:java|vb)script\s*:\S|data:text/html"
     rf"|{_EVENT_HANDLER}"
     r"|\$\{jndi:"

