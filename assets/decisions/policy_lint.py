@@ -3,7 +3,8 @@
 The seed contract (dbt_project/seeds/_policy__seeds.yml) checks one column at a time once the seeds are
 loaded. This checks the policy as a whole, before any run: rule ids and kinds, every team a rule or a
 template can name, teams nobody active in the CRM can take, overlapping segment bands, rules an earlier
-always-matching rule shadows, a missing catch-all, and countries a routing rule names but no region holds.
+always-matching rule shadows, intent phrases an earlier phrase always beats, a missing catch-all, and
+countries a routing rule names but no region holds.
 Each problem names the file, its line (the header is line 1) and what is wrong.
 """
 
@@ -22,6 +23,7 @@ SPECIAL_CASES = "special_cases.csv"
 SLA_TIERS = "sla_tiers.csv"
 SEGMENT_BANDS = "segment_bands.csv"
 COUNTRY_REGIONS = "country_regions.csv"
+INTENT_RULES = "intent_rules.csv"
 
 # The list cells of a lead_attribute rule (routing_rules columns), '|'-separated, empty = anything.
 ATTRIBUTE_COLUMNS = (
@@ -102,6 +104,7 @@ def read_policy(folder: Path) -> Policy:
         SLA_TIERS,
         SEGMENT_BANDS,
         COUNTRY_REGIONS,
+        INTENT_RULES,
     ):
         path = folder / file
         if path.is_file():
@@ -169,6 +172,7 @@ def check_policy(
     problems += _check_team_references(policy, teams, regions, segments)
     problems += _check_bands(policy)
     problems += _check_countries(policy)
+    problems += _check_intent_phrases(policy)
     if active_owner_teams is not None:
         problems += [
             PolicyProblem(
@@ -345,4 +349,47 @@ def _check_countries(policy: Policy) -> list[PolicyProblem]:
                     f"case {case.get('case_id')!r} names country {country!r}, which is in no region",
                 )
             )
+    return problems
+
+
+def _check_intent_phrases(policy: Policy) -> list[PolicyProblem]:
+    """A message_contains row whose intent or flag never happens: an earlier row's phrase is inside its own
+    (every message holding "seo services" also holds "seo"), for the same form or any form, and the earlier
+    row says something else. The first matching row by priority decides (int_classify_lead_intents); a
+    policy-flag row still counts in a message flagged as instruction-like, where intent rows do not, so only
+    a flag row can shadow a flag row. Overlapping phrases that say the same ("my lawyer", "my lawyers") are
+    redundant, not wrong: phrase lists per language overlap."""
+    problems: list[PolicyProblem] = []
+    phrases = sorted(
+        (
+            row
+            for row in policy.rows(INTENT_RULES)
+            if row.get("applies_to") == "message_contains"
+            and row.get("keyword")
+            and _as_int(row.get("priority")) is not None
+        ),
+        key=lambda row: (_as_int(row.get("priority")), row.get("rule_id")),
+    )
+    for index, row in enumerate(phrases):
+        keyword = (row.values.get("keyword") or "").lower()
+        for earlier in phrases[:index]:
+            if (
+                (earlier.values.get("keyword") or "").lower() in keyword
+                and earlier.get("source") in ("", row.get("source"))
+                and (earlier.get("policy_flag") or not row.get("policy_flag"))
+                and (earlier.get("intent"), earlier.get("policy_flag"))
+                != (row.get("intent"), row.get("policy_flag"))
+            ):
+                problems.append(
+                    PolicyProblem(
+                        INTENT_RULES,
+                        row.line,
+                        f"intent rule {row.get('rule_id')!r} never decides: every message with"
+                        f" {keyword!r} also has {earlier.get('keyword').lower()!r}, which rule"
+                        f" {earlier.get('rule_id')!r} (line {earlier.line}, priority"
+                        f" {earlier.get('priority')}) reads first as"
+                        f" {earlier.get('intent') or earlier.get('policy_flag')!r}",
+                    )
+                )
+                break
     return problems

@@ -160,6 +160,32 @@ def test_countries_in_no_region_are_named(tmp_path: Path) -> None:
     }
 
 
+INTENT_RULES_HEADER = "rule_id,priority,source,applies_to,keyword,intent,policy_flag,description\n"
+
+
+def test_an_intent_phrase_an_earlier_phrase_always_beats_is_named(tmp_path: Path) -> None:
+    folder = _policy(
+        tmp_path,
+        intent_rules=INTENT_RULES_HEADER
+        + "vendor_seo,10,,message_contains,SEO,vendor_pitch,,sells seo\n"
+        + "spam_seo_services,20,,message_contains,seo services,spam,,never decides\n"
+        # Same phrase for one form only: the earlier row is for another form, so this one decides.
+        + "chat_pricing,30,chat,message_contains,price list,pricing,,chat\n"
+        + "web_price_list,40,web_form,message_contains,price list please,general_info,,other form\n"
+        # A flag row still decides in a message flagged as instruction-like, where an intent row does not.
+        + "lawyer_word,50,,message_contains,lawyer,general_info,,an intent\n"
+        + "legal_threat,60,,message_contains,my lawyer,,legal_threat,still flags\n"
+        # Saying the same as the earlier phrase is redundant, not wrong.
+        + "legal_threat_plural,70,,message_contains,my lawyers,,legal_threat,same flag\n",
+    )
+    problems = [p for p in _problems(folder) if p.file == "intent_rules.csv"]
+    assert [p.line for p in problems] == [3]
+    assert problems[0].problem == (
+        "intent rule 'spam_seo_services' never decides: every message with 'seo services' also has 'seo',"
+        " which rule 'vendor_seo' (line 2, priority 10) reads first as 'vendor_pitch'"
+    )
+
+
 def test_the_command_prints_file_line_and_problem_and_exits_non_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
