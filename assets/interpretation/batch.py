@@ -125,7 +125,7 @@ def call_outcome(result: InterpretationResult) -> CallOutcome:
 
 def primary_policy_flag(interpretation: LeadInterpretation) -> str | None:
     """The one flag the table holds when a message raises several: the first in the taxonomy's order
-    (legal threat before deletion request before security report before complaint), most severe first."""
+    (PolicyFlag: legal threat first, press inquiry last), most severe first."""
     for flag in PolicyFlag:
         if flag in interpretation.policy_flags:
             return flag.value

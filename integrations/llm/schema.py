@@ -53,10 +53,16 @@ class Urgency(StrEnum):
 
 
 class PolicyFlag(StrEnum):
+    """Every flag a policy's intent rules may set (seed intent_rules, accepted values of policy_flag), most
+    severe first: a model may say the same, and a lead raising several keeps the first."""
+
     LEGAL_THREAT = "legal_threat"
     DATA_DELETION_REQUEST = "data_deletion_request"
+    DATA_ACCESS_REQUEST = "data_access_request"
     SECURITY_REPORT = "security_report"
+    OPT_OUT_REQUEST = "opt_out_request"
     COMPLAINT = "complaint"
+    PRESS_INQUIRY = "press_inquiry"
 
 
 class Product(BaseModel):
