@@ -20,6 +20,7 @@ class ScriptedAnswer(Config):
     intent: Intent = Intent.GENERAL_INFO
     confidence: float = Field(default=0.9, ge=0, le=1)
     policy_flags: list[PolicyFlag] = Field(default_factory=list)
+    product_interest: list[str] = Field(default_factory=list, description="Catalogue product ids.")
     failure: str | None = Field(
         default=None, description="Answer `unclear` with this failure reason (e.g. 'timeout after 30 s')."
     )
@@ -42,7 +43,7 @@ class _ScriptedBackend:
         else:
             interpretation = LeadInterpretation(
                 intent=answer.intent,
-                product_interest=[],
+                product_interest=answer.product_interest,
                 urgency=Urgency.LOW,
                 summary=f"{self.backend} says {answer.intent.value}",
                 follow_up_questions=[],

@@ -10,7 +10,9 @@ SMTP, CalDAV; none by default):
 - `ack_email`: the approved `first_touch` template (dbt_project/policies/<policy>/email_templates) to the
   lead, only when the policy seed allows it for the team and `integrations.email.policy` does not forbid it
   (customers, partner referrals, policy-sensitive leads, withheld consent); an LLM draft may fill a
-  template slot only when the decision allows high-impact automation, otherwise the slot's default text;
+  template slot only when the decision allows high-impact automation, otherwise the slot's default text.
+  The draft: the first product named by the lead's latest interpretation, when an LLM made it, in the
+  catalogue's reviewed words (`llm_drafts`);
 - `book_meeting`: a demo request is booked in the owner's calendar, in the first free slot of the team's
   business hours, only when the decision's `high_impact_allowed` and the policy's `auto_book_meetings`
   allow it; otherwise `meeting_task`, a CRM task asking the owner to book it.
@@ -23,6 +25,7 @@ its recipient, and for email its template and version.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,6 +67,7 @@ from integrations.calendar.slots import first_free_slot
 from integrations.crm.port import CrmPort
 from integrations.email.policy import AutoEmailFacts, EmailConsent, auto_email_decision
 from integrations.email.port import EmailError, EmailSender, EmailTransientError, OutboundEmail
+from integrations.llm.schema import CATALOGUE
 from integrations.slack.port import (
     AssignmentAlert,
     Escalation,
@@ -275,6 +279,33 @@ def owner_directory(con) -> dict[str, dict[str, Any]]:
         for row in _rows(con, "staging", "stg_crm__owners")
         if text_or_none(row.get("owner_id"))
     }
+
+
+# The interpretation backend that is an LLM (the other, `local`, is the offline classifier).
+LLM_BACKEND = "openai"
+
+
+def llm_drafts(con, lead_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Slot drafts per lead from its latest interpretation, when an LLM made it and its answer was valid:
+    the product it named first, as the product catalogue describes it. The LLM answers only catalogue ids
+    (a closed enum), so neither its own words nor the lead's reach the prospect; `email_slots` still puts
+    the draft in a draftable slot only, and only when the decision allows high-impact automation."""
+    wanted = sorted(set(lead_ids))
+    if not wanted or not table_exists(con, "interpretation", "lead_interpretations"):
+        return {}
+    described = {product.id: product.description for product in CATALOGUE.products}
+    latest = con.execute(
+        "select lead_id, arg_max(backend, interpreted_at), arg_max(is_valid, interpreted_at),"
+        " arg_max(product_interest, interpreted_at) from interpretation.lead_interpretations"
+        f" where lead_id in ({', '.join('?' for _ in wanted)}) group by lead_id",
+        wanted,
+    ).fetchall()
+    drafts: dict[str, dict[str, str]] = {}
+    for lead_id, backend, is_valid, product_interest in latest:
+        products = [product for product in json.loads(product_interest or "[]") if product in described]
+        if backend == LLM_BACKEND and is_valid and products:
+            drafts[lead_id] = {"product": described[products[0]]}
+    return drafts
 
 
 def consent_of(value: Any) -> EmailConsent:
@@ -750,8 +781,9 @@ def plan_for_sync(
     if not targets.any:
         return []
     ids = [str(row.get("lead_id")) for row in rows]
+    drafts = llm_drafts(con, ids) if targets.email else {}
     planned = plan_notifications(
-        rows, crm_planned, lead_facts(con, ids), owner_directory(con), load_policy(con), targets
+        rows, crm_planned, lead_facts(con, ids), owner_directory(con), load_policy(con), targets, drafts
     )
     # A person is told, emailed or booked once per lead (per owner for alerts): a changed decision of
     # the same lead plans the same external id, which the outbox already holds, and adds nothing.

@@ -24,6 +24,7 @@ from assets.outbound.notifications import (
     NotificationPolicy,
     NotificationTargets,
     email_slots,
+    plan_for_sync,
     plan_notifications,
 )
 from assets.outbound.outbox import RetryPolicy, utc_now
@@ -264,6 +265,67 @@ def test_an_llm_draft_fills_a_slot_only_when_the_decision_allows_it() -> None:
     assert allowed["product"] == "the Payouts API"
     assert allowed["owner_name"] == "Ana Owner", "only draftable slots take a draft"
     assert refused["product"] == "our platform", "the template's default text"
+
+
+def interpreted(con: duckdb.DuckDBPyConnection, *, llm_products: list[str] | None) -> None:
+    """lead_0001's message read as the interpretation step reads it, with the fake LLM: the local
+    classifier is unsure (it names the API too), so the fake LLM answers with `llm_products`; None: no
+    LLM is configured and the local answer stands."""
+    from assets.interpretation.batch import interpret_batch, pending_lead
+    from assets.interpretation.fake import FakeIntentInterpreterResource, ScriptedAnswer
+    from assets.interpretation.store import ensure_tables, write_batch
+
+    backends = FakeIntentInterpreterResource(
+        default_local=ScriptedAnswer(message="", confidence=0.2, product_interest=["api"]),
+        llm_configured=llm_products is not None,
+        default_llm=ScriptedAnswer(message="", product_interest=llm_products or []),
+    ).backends()
+    batch = interpret_batch(
+        [pending_lead({"lead_id": "lead_0001", "message": "Can we pull leads through your API?"})],
+        local=backends.local,
+        local_model=backends.local_model,
+        llm=backends.llm.interpreter if backends.llm else None,
+        llm_model=backends.llm.model if backends.llm else "",
+        llm_priced=True,
+        min_confidence=0.6,
+        max_concurrency=1,
+        run_id="run-1",
+        now=lambda: DECIDED_AT,
+    )
+    ensure_tables(con)
+    write_batch(con, batch.interpretations, batch.calls)
+
+
+@pytest.mark.parametrize(
+    ("high_impact_allowed", "llm_products", "product"),
+    [
+        (True, ["api", "analytics"], "the public API and webhooks"),
+        (False, ["api"], "our platform"),
+        (True, [], "our platform"),
+        (True, None, "our platform"),
+    ],
+    ids=["llm_pick_allowed", "decision_forbids", "llm_named_no_product", "no_llm"],
+)
+def test_the_acknowledgement_takes_the_llms_product_only_in_its_slot_and_only_when_the_decision_allows(
+    high_impact_allowed: bool, llm_products: list[str] | None, product: str
+) -> None:
+    from assets.outbound.outbox import OUTBOX_ACTIONS_DDL
+
+    con = build_warehouse([decision(high_impact_allowed=high_impact_allowed)])
+    con.execute(OUTBOX_ACTIONS_DDL)
+    interpreted(con, llm_products=llm_products)
+
+    planned = plan_for_sync(
+        con, [crm_row()], [_crm_action(UPSERT), _crm_action(ASSIGN_OWNER)], {EMAIL_TARGET: object()}
+    )
+
+    [email] = [action.payload["email"] for action in planned if action.kind == ACK_EMAIL]
+    assert email["template"] == "first_touch"
+    assert email["slots"]["product"] == product
+    # The lead's own words and the LLM's summary reach no slot.
+    assert not {"Can we pull leads through your API?", "openai says general_info"} & set(
+        email["slots"].values()
+    )
 
 
 def _crm_action(kind: str):
