@@ -3,8 +3,9 @@
 
 Reads only the reader copy of the warehouse published after each successful run, never the live file (the
 run is the warehouse's one writer), and never the CRM: the run reads the CRM for the due leads and logs a
-lead it shows worked as touched instead of taking a step. The run key names the due steps, so ticks before the run publishes its
-result are dropped by Dagster, and a new breach (or the next step of one) gets a new key.
+lead it shows worked as touched instead of taking a step. The run key names the due steps, so ticks before
+the run publishes its result are dropped by Dagster, and a new breach (or the next step of one) gets a new
+key.
 """
 
 from __future__ import annotations
