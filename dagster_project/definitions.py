@@ -38,6 +38,7 @@ from assets.outbound.assets import (
     sla_events,
 )
 from assets.outbound.publish import warehouse_reader_copy
+from assets.outbound.reconciliation import crm_reconciliation
 from assets.outbound.resource import OutboxResource
 from assets.overrides.assets import operator_overrides
 from assets.overrides.resources import OverridesFile
@@ -48,10 +49,14 @@ from dagster_project.jobs import (
     enforce_first_touch_sla_job,
     process_leads_job,
     process_outcomes_job,
+    pull_crm_job,
+    reconcile_crm_job,
     retry_due_actions_job,
     safety_net_schedule,
 )
 from dagster_project.settings import DBT_PROJECT_DIR, INTENT_MODEL_CACHE_DIR, Settings, current_settings
+from sensors.crm_pull import pull_crm_schedule
+from sensors.crm_reconciliation import reconcile_crm_schedule
 from sensors.enrichment_retry import enrichment_retry_sensor
 from sensors.new_leads import new_leads_sensor
 from sensors.outbox_retry import retry_due_actions_schedule
@@ -182,6 +187,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             crm_writes,
             outbox_delivery,
             sla_events,
+            crm_reconciliation,
             warehouse_reader_copy,
             identity_trained_models,
             crm_outcome_changes,
@@ -203,6 +209,8 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             enforce_first_touch_sla_job,
             train_identity_models_job,
             audit_warehouse_job,
+            pull_crm_job,
+            reconcile_crm_job,
         ],
         sensors=[
             new_leads_sensor,
@@ -211,7 +219,13 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             outcome_feedback_sensor,
             sla_breaches_sensor,
         ],
-        schedules=[safety_net_schedule, retry_due_actions_schedule, audit_warehouse_schedule],
+        schedules=[
+            safety_net_schedule,
+            retry_due_actions_schedule,
+            audit_warehouse_schedule,
+            pull_crm_schedule,
+            reconcile_crm_schedule,
+        ],
         resources={**build_resources(settings), **(resources or {})},
         executor=in_process_executor,
     )

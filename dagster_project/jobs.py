@@ -20,9 +20,11 @@ from dagster import (
     schedule,
 )
 
+from assets.crm.assets import CRM_SNAPSHOT_GROUP
 from assets.ingest.resources import LandingZone
 from assets.outbound.assets import OUTBOX_RETRY_GROUP, SLA_GROUP
 from assets.outbound.publish import READER_COPY_KEY
+from assets.outbound.reconciliation import RECONCILIATION_GROUP
 from dagster_project.dbt import dbt_audit_tests
 from dagster_project.run_lock import describe_this_process, hold_run_lock, run_lock_path
 from dagster_project.settings import current_settings
@@ -123,6 +125,25 @@ enforce_first_touch_sla_job = define_asset_job(
     selection=AssetSelection.groups(SLA_GROUP) | AssetSelection.assets(READER_COPY_KEY),
     executor_def=one_run_at_a_time_executor,
     description="Missed first-touch SLAs → Slack reminder, then re-route to the next owner → reader copy.",
+)
+
+# Pulls what changed in the CRM into the snapshot between batches: only the crm/* assets (the same ones
+# process_leads pulls with first), no ingest, no dbt. Same one-run-at-a-time executor: it writes the same
+# DuckDB file. Launched by sensors/crm_pull.py.
+pull_crm_job = define_asset_job(
+    name="pull_crm",
+    selection=AssetSelection.groups(CRM_SNAPSHOT_GROUP),
+    executor_def=one_run_at_a_time_executor,
+    description="CRM → owners, accounts, contacts, open opportunities changed since the last pull → crm.*.",
+)
+
+# Compares decided state with the CRM for every lead written so far, repairs through the outbox, flags the
+# rest, then publishes the reader copy. Launched by sensors/crm_reconciliation.py; same executor.
+reconcile_crm_job = define_asset_job(
+    name="reconcile_crm",
+    selection=AssetSelection.groups(RECONCILIATION_GROUP) | AssetSelection.assets(READER_COPY_KEY),
+    executor_def=one_run_at_a_time_executor,
+    description="Outbox's done writes vs the CRM → repairs sent, the rest flagged → reader copy.",
 )
 
 

@@ -196,6 +196,10 @@ class CrmSettings:
     salesforce_login_url: str | None = None
     bottlecrm_url: str | None = None
     bottlecrm_intake_id: str | None = None
+    # When the pull_crm schedule brings the CRM snapshot up to date between batches, and when the
+    # reconcile_crm schedule compares what LeadOps wrote with what the CRM holds.
+    pull_cron: str = "*/10 * * * *"
+    reconcile_cron: str = "40 * * * *"
 
 
 @dataclass(frozen=True)
@@ -351,11 +355,9 @@ def _make_private(root: Path) -> None:
                 continue  # removed meanwhile (a landed file archived) or not ours to change
 
 
-def _cron(expression: str) -> str:
+def _cron(expression: str, variable: str = "LEADOPS_SAFETY_NET_CRON") -> str:
     if len(expression.split()) != 5:
-        raise SettingsError(
-            f"LEADOPS_SAFETY_NET_CRON must be a cron expression of 5 fields, got {expression!r}"
-        )
+        raise SettingsError(f"{variable} must be a cron expression of 5 fields, got {expression!r}")
     return expression
 
 
@@ -476,6 +478,10 @@ def _crm_settings(env: _Reader) -> CrmSettings:
         salesforce_login_url=env.text("LEADOPS_SALESFORCE_LOGIN_URL"),
         bottlecrm_url=env.text("LEADOPS_BOTTLECRM_URL"),
         bottlecrm_intake_id=env.text("LEADOPS_BOTTLECRM_INTAKE_ID"),
+        pull_cron=_cron(env.text("LEADOPS_CRM_PULL_CRON") or CrmSettings.pull_cron, "LEADOPS_CRM_PULL_CRON"),
+        reconcile_cron=_cron(
+            env.text("LEADOPS_CRM_RECONCILE_CRON") or CrmSettings.reconcile_cron, "LEADOPS_CRM_RECONCILE_CRON"
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar, Literal
 from uuid import uuid4
 
@@ -46,6 +47,20 @@ class CrmResource(dg.ConfigurableResource):
     bottlecrm_token: str | None = Field(default=None, description="BottleCRM personal access token.")
     bottlecrm_intake_id: str | None = Field(default=None, description="BottleCRM lead intake id.")
     bottlecrm_intake_key: str | None = Field(default=None, description="BottleCRM lead intake key.")
+
+    def source(self) -> str:
+        """Which CRM this is (kind and location, no secret): a pull from another CRM starts over."""
+        if self.kind == "embedded":
+            # The file's inode too: a CRM restored from a backup is another file, whose records may be older
+            # than the mark, so its first pull is a full read.
+            path = _required(self.database_path, "database_path")
+            return f"embedded:{path}#{os.stat(path).st_ino if os.path.exists(path) else 'missing'}"
+        location = {
+            "hubspot": self.hubspot_host,
+            "salesforce": self.salesforce_login_url,
+            "bottlecrm": self.bottlecrm_url,
+        }[self.kind]
+        return f"{self.kind}:{location or 'default'}"
 
     def client(self) -> CrmPort:
         if self.kind == "hubspot":
@@ -104,3 +119,6 @@ class FakeCrmResource(dg.ConfigurableResource):
 
     def client(self) -> FakeCrm:
         return self._registry.setdefault(self.fake_id, FakeCrm())
+
+    def source(self) -> str:
+        return f"fake:{self.fake_id}"
