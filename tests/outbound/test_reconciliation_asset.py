@@ -17,6 +17,7 @@ from assets.outbound.reconciliation import CHECK_NAME, crm_reconciliation
 from assets.outbound.resource import OutboxResource
 from integrations.crm.fake import FakeCrm
 from integrations.crm.models import ObjectType, Owner
+from sensors.crm_reconciliation import reconcile_request
 from tests.outbound.outbound_rows import routed_row
 
 NO_WAIT = RetryPolicy(max_attempts=3, base_delay_seconds=1)
@@ -158,3 +159,16 @@ def test_a_write_a_newer_decision_will_replace_is_not_checked(tmp_path: Path) ->
         outcome = reconcile_with_crm(con, crm, NO_WAIT)
 
     assert outcome.checked == 3 and outcome.findings == []
+
+
+def test_the_schedule_reconciles_once_something_was_written_and_no_batch_runs(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.duckdb"
+    with duckdb.connect(str(empty)):
+        pass
+    written = written_warehouse(tmp_path, fake_crm(), leads=1)
+
+    assert isinstance(reconcile_request(tmp_path / "none.duckdb", batch_running=False), dg.SkipReason)
+    assert isinstance(reconcile_request(empty, batch_running=False), dg.SkipReason)
+    assert isinstance(reconcile_request(written, batch_running=True), dg.SkipReason)
+    request = reconcile_request(written, batch_running=False)
+    assert isinstance(request, dg.RunRequest) and request.tags["leadops/written_actions"] == "4"
