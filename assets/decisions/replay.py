@@ -14,6 +14,7 @@ balancing.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -67,6 +68,8 @@ class RulesDiff:
     leads_without_history: int
     crm_epochs: int
     accuracy: Mapping[str, float | int] | None = None
+    # The base's rules and seeds equal the working tree's: nothing was re-decided, nothing can move.
+    rules_identical: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -104,6 +107,18 @@ def export_dbt_project(repo_root: Path, ref: str | None, destination: Path) -> P
     with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
         tar.extractall(destination, filter="data")
     return target
+
+
+def project_digest(project_dir: Path) -> str:
+    """One hash over every file's relative path and bytes: equal digests mean the same rules and seeds."""
+    digest = hashlib.sha256()
+    for path in sorted(project_dir.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(project_dir).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- point in time
@@ -251,10 +266,23 @@ def replay_rules_diff(
         groups: dict[datetime | None, list[str]] = {}
         for lead_id, arrived_at in leads:
             groups.setdefault(epoch_of(arrived_at, epochs), []).append(lead_id)
-        sides = {}
+        projects = {}
         for label, ref in (("base", base_ref), ("head", None)):
             progress(f"{label}: exporting rules ({ref or 'working tree'})")
-            project = export_dbt_project(repo_root, ref, scratch / label)
+            projects[label] = export_dbt_project(repo_root, ref, scratch / label)
+        if project_digest(projects["base"]) == project_digest(projects["head"]):
+            progress(f"the rules equal {base_ref}'s: nothing to replay")
+            return RulesDiff(
+                base_ref=base_ref,
+                leads_replayed=len(leads),
+                changes=[],
+                reseated=0,
+                leads_without_history=len(groups.get(None, [])),
+                crm_epochs=len(groups),
+                rules_identical=True,
+            )
+        sides = {}
+        for label, project in projects.items():
             with warehouse_copy(reader_warehouse, scratch / f"{label}.duckdb") as copy:
                 progress(f"{label}: re-deciding {len(leads)} leads in {len(groups)} CRM state(s)")
                 sides[label] = decide_side(project, copy, groups, run_dbt)

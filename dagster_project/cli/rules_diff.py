@@ -57,6 +57,9 @@ def render_diff(diff) -> str:
         f" {diff.disposition_changes} disposition;"
         f" {diff.reseated} round-robin seat(s) moved only by the dealing order (not counted)",
     ]
+    if diff.rules_identical:
+        out.append(f"  the rules and seeds equal {diff.base_ref}'s: no lead was re-decided, none can move")
+        return "\n".join(out)
     if diff.leads_without_history:
         out.append(
             f"  note: {diff.leads_without_history} lead(s) arrived before any CRM snapshot history and were"

@@ -17,7 +17,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.decisions.replay import DbtRunner, epoch_of, estimate_accuracy, replay_rules_diff
+from assets.decisions.replay import (
+    DbtRunner,
+    epoch_of,
+    estimate_accuracy,
+    export_dbt_project,
+    project_digest,
+    replay_rules_diff,
+)
 from dagster_project.cli.rules_diff import render_diff
 from dagster_project.settings import DBT_PROJECT_DIR, REPO_ROOT
 
@@ -99,13 +106,31 @@ def test_moving_one_segment_threshold_shows_exactly_the_leads_it_moves(demo_read
     assert "replayed against the current CRM snapshot" in text or diff.leads_without_history == 0
 
 
-def test_unchanged_rules_change_nothing(demo_reader: Path, tmp_path: Path):
+def test_unchanged_rules_change_nothing_without_running_dbt(demo_reader: Path, tmp_path: Path):
+    """Replaying is deterministic (the threshold test sees no lead move but the ones it moves); identical
+    rules and seeds need no replay at all."""
     repo = _rules_repository(tmp_path / "rules")
+    dbt_calls: list[tuple] = []
 
-    diff = replay_rules_diff(repo_root=repo, reader_warehouse=demo_reader, base_ref="HEAD", run_dbt=_runner())
+    diff = replay_rules_diff(
+        repo_root=repo, reader_warehouse=demo_reader, base_ref="HEAD", run_dbt=lambda *a: dbt_calls.append(a)
+    )
 
-    assert diff.changes == [] and diff.reseated == 0
-    assert diff.leads_replayed > 0
+    assert diff.rules_identical and diff.changes == [] and diff.reseated == 0
+    assert diff.leads_replayed > 0 and dbt_calls == []
+    assert "no lead was re-decided" in render_diff(diff)
+
+
+def test_an_uncommitted_seed_edit_is_a_difference(tmp_path: Path):
+    repo = _rules_repository(tmp_path / "rules")
+    base = export_dbt_project(repo, "HEAD", tmp_path / "base")
+    unchanged = export_dbt_project(repo, None, tmp_path / "unchanged")
+    assert project_digest(base) == project_digest(unchanged)
+
+    _move_smb_ceiling(repo, 40)
+    edited = export_dbt_project(repo, None, tmp_path / "edited")
+
+    assert project_digest(base) != project_digest(edited)
 
 
 def test_a_lead_older_than_every_snapshot_falls_back_to_the_current_crm():
