@@ -17,7 +17,7 @@ for name, value in {
 }.items():
     os.environ[name] = value
 
-pytest_plugins = ["tests.integrations.enrichment.vendor_fixtures"]
+pytest_plugins = ["tests.integrations.enrichment.vendor_fixtures", "tests.pipeline_warehouse"]
 
 
 def pytest_configure(config) -> None:

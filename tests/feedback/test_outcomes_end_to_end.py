@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,10 +19,9 @@ import pytest
 from dagster import DagsterInstance
 
 from dagster_project.definitions import build_definitions
-from dagster_project.settings import DBT_PROJECT_DIR
 from integrations.landing.zone import write_events_atomically
-from tests.pipeline.conftest import Pipeline, _export_home, _import_fixture_crm, _use_dbt_target
 from tests.pipeline.pipeline_helpers import event
+from tests.pipeline_warehouse import PreparedWarehouse
 
 pytestmark = pytest.mark.slow
 
@@ -117,17 +115,10 @@ def _outcomes(routed: list[tuple], account_lead: tuple) -> list:
 
 
 @pytest.fixture(scope="module")
-def outcome_run(tmp_path_factory: pytest.TempPathFactory) -> OutcomeRun:
-    root = tmp_path_factory.mktemp("outcomes")
-    home, target = root / "home", root / "target"
-    target.mkdir()
-    shutil.copyfile(DBT_PROJECT_DIR / "target" / "manifest.json", target / "manifest.json")
+def outcome_run(prepared_warehouse: PreparedWarehouse) -> OutcomeRun:
     with pytest.MonkeyPatch.context() as monkeypatch, DagsterInstance.ephemeral() as instance:
-        settings = _export_home(home, monkeypatch)
-        settings.prepare_home()
-        _import_fixture_crm(settings)
-        _use_dbt_target(target, monkeypatch)
-        pipeline = Pipeline(settings=settings, instance=instance)
+        pipeline = prepared_warehouse.open(monkeypatch, instance)
+        settings = pipeline.settings
         sources = ["demo_request", "web_form", "pricing_inquiry", "chat", "web_form"]
         pipeline.land(
             [

@@ -18,8 +18,8 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-FIXTURE_CRM = Path(__file__).parent.parent / "fixtures" / "crm"
-FIXTURE_FIRMOGRAPHICS = Path(__file__).parent.parent / "fixtures" / "firmographics.csv"
+FIXTURE_CRM = Path(__file__).parent / "fixtures" / "crm"
+FIXTURE_FIRMOGRAPHICS = Path(__file__).parent / "fixtures" / "firmographics.csv"
 _PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
