@@ -12,10 +12,11 @@ mailboxes) written as raw inbound events, one JSON object per line, in one lande
   ingest (parse, validate, normalize, insert: `ingest_files`) of the landed file, then the identity step
   (`resolve_pending_events`: chunks of `chunk_size`, each scored against everything before it and committed
   on its own, every guard rail checked per chunk) against a CRM snapshot of the generated accounts and
-  contacts. Minutes on two cores.
+  contacts. 50,000 lines: ingest 35 s, identity 35 s (bench/results/backlog-identity-50k.json).
 - job: the whole `process_leads` job on a fresh data home (the test fixture CRM), as `leadops run` runs it:
-  ingest, GX gate, identity, enrichment, both dbt steps, interpretation, state log, CRM writes. Hours on two
-  loaded cores (a 5,000-lead chunk took 20 minutes at a load average of 8-16, bench/RESULTS.md).
+  ingest, GX gate, identity, enrichment, both dbt steps, interpretation, state log, CRM writes. 50,000
+  lines: 700 s at nice 19 on two shared cores, 415 s of it CRM writes (bench/results/backlog-job-50k.json);
+  under heavy load far longer (a 5,000-lead chunk once took 20 minutes at a load average of 8-16).
 
 Prints one JSON object (wall and CPU seconds per stage, per-chunk progress, every guard result, peak RSS)
 and writes it to --out.
