@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
 
 from assets.decisions.replay import (
     DbtRunner,
@@ -25,8 +26,14 @@ from assets.decisions.replay import (
     project_digest,
     replay_rules_diff,
 )
+from dagster_project.cli import DEMO_DIR, land_files
 from dagster_project.cli.rules_diff import render_diff
-from dagster_project.settings import DBT_PROJECT_DIR, REPO_ROOT
+from dagster_project.settings import DBT_PROJECT_DIR, Settings
+from integrations.crm.csv_import import import_crm_csvs
+from integrations.crm.embedded import EmbeddedCrm
+from tests.pipeline_warehouse import Pipeline, PreparedWarehouse
+
+CRM_FILES = ("owners", "accounts", "contacts", "opportunities")
 
 pytestmark = pytest.mark.slow
 
@@ -34,19 +41,21 @@ POLICY_DIR = "policies/default"
 
 
 @pytest.fixture(scope="module")
-def demo_reader(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("rules-diff-home")
-    environment = {**os.environ, "LEADOPS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-    environment.pop("LEADOPS_WAREHOUSE_PATH", None)
-    (home / "dagster").mkdir()
-    subprocess.run(
-        [sys.executable, "-c", "from dagster_project.cli import main; raise SystemExit(main(['demo']))"],
-        cwd=REPO_ROOT,
-        env=environment,
-        check=True,
-        capture_output=True,
-    )
-    return home / "warehouse.readonly.duckdb"
+def demo_reader(prepared_warehouse: PreparedWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo (sample CRM, 62 sample events) decided by one in-process run on the session's prepared
+    warehouse; the reader copy is kept apart, because the next scenario re-opens that warehouse."""
+    with pytest.MonkeyPatch.context() as monkeypatch, DagsterInstance.ephemeral() as instance:
+        prepared_warehouse.open(monkeypatch, instance)
+        monkeypatch.setenv("LEADOPS_FIRMOGRAPHICS_PATH", str(DEMO_DIR / "firmographics.csv"))
+        settings = Settings.from_env()
+        crm_files = {name: DEMO_DIR / "crm" / f"{name}.csv" for name in CRM_FILES}
+        report = import_crm_csvs(EmbeddedCrm(settings.crm_path), **crm_files)
+        assert not report.rejected, report.format()
+        land_files(settings, sorted((DEMO_DIR / "leads").glob("*.jsonl")))
+        Pipeline(settings=settings, instance=instance).execute()
+        reader = tmp_path_factory.mktemp("rules-diff") / "warehouse.readonly.duckdb"
+        shutil.copyfile(settings.reader_warehouse_path, reader)
+    return reader
 
 
 def _rules_repository(root: Path) -> Path:
