@@ -27,10 +27,13 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/leadops demo
 
-## Set up, then run the whole test suite: the core suite (dbt builds, pipeline scenarios and the daemon
-## included), then the stage that runs LeadOps against a real self-hosted CRM (BottleCRM).
+## Set up, then run the whole test suite in three stages: the core suite (pure functions, assets with
+## fakes, dbt builds and in-process pipeline scenarios; two workers, one per core, a module per worker), the
+## system stage (the Dagster daemon and `leadops run` as their own processes, killed mid-run), then LeadOps
+## against a real self-hosted CRM (BottleCRM).
 test: setup bottlecrm
-	$(BIN)/python -m pytest -q -m "not bottlecrm"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not bottlecrm and not system"
+	$(BIN)/python -m pytest -q -m system
 	$(BIN)/python -m pytest -q -m bottlecrm
 
 ## BottleCRM in its own Python 3.12 venv with a migrated template database, built once (tools/bottlecrm).
@@ -40,7 +43,7 @@ bottlecrm:
 ## What to run on every change: pure functions, assets with fakes, definitions load (no dbt build, no
 ## daemon; under 2 min on 2 cores).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 ## Style, SQL style and the one-way import contract ([tool.importlinter] in pyproject.toml).
 lint: setup

@@ -26,7 +26,7 @@ from pipeline_helpers import (
 
 # `slow` too: `make test-fast` deselects slow tests only. A longer timeout than the suite's 600 s: the
 # daemon's first run starts cold, and on loaded cores one took over 5 minutes.
-pytestmark = [pytest.mark.daemon, pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.system, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 # Run monitoring's poll for this test (production: 5 s); the landing sensor ticks every second and looks
 # for dead runs too, so whichever comes first fails the run.

@@ -22,7 +22,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from pipeline_helpers import REPO_ROOT, crm_records, duplicated_crm_records, event
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 LEADOPS = Path(sys.executable).parent / "leadops"
 LEADS = 30

@@ -13,7 +13,7 @@ from pipeline_helpers import event, start_daemon, stop_daemon, wait_for
 
 # `slow` too: `make test-fast` deselects slow tests only. A longer timeout than the suite's 600 s: the
 # daemon's first run starts cold, and on loaded cores one took over 5 minutes.
-pytestmark = [pytest.mark.daemon, pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.system, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 # The warm process imports the definitions, GX, splink, sklearn and parses dbt: 20–30 s on idle cores,
 # over two minutes on loaded ones; runs landed before it is ready start cold.
