@@ -8,36 +8,17 @@
     'changed_by': dbt.type_string(), 'changed_at': dbt.type_timestamp(),
     'detected_at': dbt.type_timestamp(),
 } %}
-{%- set empty = [] %}
-{%- set typed = [] %}
-{%- for name, type in columns.items() %}
-    {%- do empty.append('cast(null as ' ~ type ~ ') as ' ~ name) %}
-    {%- do typed.append('cast(' ~ name ~ ' as ' ~ type ~ ') as ' ~ name) %}
-{%- endfor %}
-{%- set conflicts = adapter.get_relation(database=target.database, schema='ops', identifier='crm_conflicts') %}
 
-with source as (
-    {%- if conflicts is not none %}
-        select
-            action_id,
-            lead_id,
-            field as field_name,
-            leadops_value,
-            crm_value,
-            crm_record_id,
-            changed_by,
-            changed_at,
-            detected_at
-        from {{ conflicts }}
-    {%- else %}
-        select {{ empty | join(', ') }}
-        where 1 = 0
-    {%- endif %}
-),
-
-renamed as (
-    select {{ typed | join(', ') }}
-    from source
-)
-
-select * from renamed
+{% call(relation) stage_python_written_table('ops', 'crm_conflicts', columns) %}
+    select
+        action_id,
+        lead_id,
+        field as field_name,
+        leadops_value,
+        crm_value,
+        crm_record_id,
+        changed_by,
+        changed_at,
+        detected_at
+    from {{ relation }}
+{% endcall %}

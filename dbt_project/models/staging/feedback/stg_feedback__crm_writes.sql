@@ -8,36 +8,17 @@
     'write_status': dbt.type_string(), 'attempts': dbt.type_int(), 'write_error': dbt.type_string(),
     'written_at': dbt.type_timestamp(),
 } %}
-{%- set empty = [] %}
-{%- set typed = [] %}
-{%- for name, type in columns.items() %}
-    {%- do empty.append('cast(null as ' ~ type ~ ') as ' ~ name) %}
-    {%- do typed.append('cast(' ~ name ~ ' as ' ~ type ~ ') as ' ~ name) %}
-{%- endfor %}
-{%- set outbox = adapter.get_relation(database=target.database, schema='ops', identifier='crm_writes') %}
 
-with source as (
-    {%- if outbox is not none %}
-        select
-            lead_id,
-            operation,
-            external_id,
-            crm_object_type,
-            crm_record_id,
-            status as write_status,
-            attempts,
-            error as write_error,
-            written_at
-        from {{ outbox }}
-    {%- else %}
-        select {{ empty | join(', ') }}
-        where 1 = 0
-    {%- endif %}
-),
-
-renamed as (
-    select {{ typed | join(', ') }}
-    from source
-)
-
-select * from renamed
+{% call(relation) stage_python_written_table('ops', 'crm_writes', columns) %}
+    select
+        lead_id,
+        operation,
+        external_id,
+        crm_object_type,
+        crm_record_id,
+        status as write_status,
+        attempts,
+        error as write_error,
+        written_at
+    from {{ relation }}
+{% endcall %}

@@ -8,35 +8,16 @@
     'logged_at': dbt.type_timestamp(), 'actor': dbt.type_string(), 'rules_version': dbt.type_string(),
     'evidence_json': dbt.type_string(), 'seq': dbt.type_bigint(),
 } %}
-{%- set empty = [] %}
-{%- set typed = [] %}
-{%- for name, type in columns.items() %}
-    {%- do empty.append('cast(null as ' ~ type ~ ') as ' ~ name) %}
-    {%- do typed.append('cast(' ~ name ~ ' as ' ~ type ~ ') as ' ~ name) %}
-{%- endfor %}
-{%- set log = adapter.get_relation(database=target.database, schema='ops', identifier='lead_state_log') %}
 
-with source as (
-    {%- if log is not none %}
-        select
-            lead_id,
-            from_state,
-            to_state,
-            "at" as logged_at,
-            actor,
-            rules_version,
-            evidence_json,
-            seq
-        from {{ log }}
-    {%- else %}
-        select {{ empty | join(', ') }}
-        where 1 = 0
-    {%- endif %}
-),
-
-renamed as (
-    select {{ typed | join(', ') }}
-    from source
-)
-
-select * from renamed
+{% call(relation) stage_python_written_table('ops', 'lead_state_log', columns) %}
+    select
+        lead_id,
+        from_state,
+        to_state,
+        "at" as logged_at,
+        actor,
+        rules_version,
+        evidence_json,
+        seq
+    from {{ relation }}
+{% endcall %}

@@ -9,39 +9,20 @@
     'next_attempt_at': dbt.type_timestamp(), 'last_error': dbt.type_string(),
     'enqueued_at': dbt.type_timestamp(), 'updated_at': dbt.type_timestamp(),
 } %}
-{%- set empty = [] %}
-{%- set typed = [] %}
-{%- for name, type in columns.items() %}
-    {%- do empty.append('cast(null as ' ~ type ~ ') as ' ~ name) %}
-    {%- do typed.append('cast(' ~ name ~ ' as ' ~ type ~ ') as ' ~ name) %}
-{%- endfor %}
-{%- set outbox = adapter.get_relation(database=target.database, schema='ops', identifier='outbox_actions') %}
 
-with source as (
-    {%- if outbox is not none %}
-        select
-            action_id,
-            lead_id,
-            kind,
-            decision_version,
-            seq,
-            external_id,
-            status as action_status,
-            attempts,
-            next_attempt_at,
-            last_error,
-            enqueued_at,
-            updated_at
-        from {{ outbox }}
-    {%- else %}
-        select {{ empty | join(', ') }}
-        where 1 = 0
-    {%- endif %}
-),
-
-renamed as (
-    select {{ typed | join(', ') }}
-    from source
-)
-
-select * from renamed
+{% call(relation) stage_python_written_table('ops', 'outbox_actions', columns) %}
+    select
+        action_id,
+        lead_id,
+        kind,
+        decision_version,
+        seq,
+        external_id,
+        status as action_status,
+        attempts,
+        next_attempt_at,
+        last_error,
+        enqueued_at,
+        updated_at
+    from {{ relation }}
+{% endcall %}

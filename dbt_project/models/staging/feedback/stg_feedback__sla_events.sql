@@ -8,34 +8,15 @@
     'sla_deadline': dbt.type_timestamp(), 'stepped_at': dbt.type_timestamp(),
     'new_owner_id': dbt.type_string(), 'detail': dbt.type_string(),
 } %}
-{%- set empty = [] %}
-{%- set typed = [] %}
-{%- for name, type in columns.items() %}
-    {%- do empty.append('cast(null as ' ~ type ~ ') as ' ~ name) %}
-    {%- do typed.append('cast(' ~ name ~ ' as ' ~ type ~ ') as ' ~ name) %}
-{%- endfor %}
-{%- set events = adapter.get_relation(database=target.database, schema='ops', identifier='sla_events') %}
 
-with source as (
-    {%- if events is not none %}
-        select
-            lead_id,
-            owner_id,
-            step as sla_step,
-            deadline as sla_deadline,
-            {{ adapter.quote('at') }} as stepped_at,
-            new_owner_id,
-            detail
-        from {{ events }}
-    {%- else %}
-        select {{ empty | join(', ') }}
-        where 1 = 0
-    {%- endif %}
-),
-
-renamed as (
-    select {{ typed | join(', ') }}
-    from source
-)
-
-select * from renamed
+{% call(relation) stage_python_written_table('ops', 'sla_events', columns) %}
+    select
+        lead_id,
+        owner_id,
+        step as sla_step,
+        deadline as sla_deadline,
+        {{ adapter.quote('at') }} as stepped_at,
+        new_owner_id,
+        detail
+    from {{ relation }}
+{% endcall %}
