@@ -28,9 +28,9 @@ demo: setup
 	$(BIN)/leadops demo
 
 ## Set up, then run the whole test suite in three stages: the core suite (pure functions, assets with
-## fakes, dbt builds and in-process pipeline scenarios; two workers, one per core, a module per worker), the
-## system stage (the Dagster daemon and `leadops run` as their own processes, killed mid-run), then LeadOps
-## against a real self-hosted CRM (BottleCRM).
+## fakes, dbt builds and in-process pipeline scenarios; two workers, one per core, dealt as tests/conftest.py
+## says), the system stage (the Dagster daemon and `leadops run` as their own processes, killed mid-run),
+## then LeadOps against a real self-hosted CRM (BottleCRM).
 test: setup bottlecrm
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not bottlecrm and not system"
 	$(BIN)/python -m pytest -q -m system

@@ -40,7 +40,8 @@ def pytest_configure(config) -> None:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Slow modules first: `make test` deals whole modules to two workers in collection order, and a dbt
-    scenario dealt last leaves the other worker idle for its whole length; the many fast modules then fill
-    the workers' ends evenly. The order within a module is kept (module fixtures are built once)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """`make test` deals whole modules to two workers (`--dist loadfile`) in collection order: modules with
+    a slow test come first, whole (a module split in two builds its fixtures twice), so neither worker waits
+    alone on a dbt scenario dealt last while the many fast modules fill both workers' ends."""
+    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow_modules)
