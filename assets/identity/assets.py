@@ -23,7 +23,7 @@ from pydantic import model_validator
 
 from assets.identity.guards import GuardResult
 from assets.identity.resolve import IdentityPolicy
-from assets.identity.warehouse import resolve_pending_events
+from assets.identity.warehouse import escalated_for_oversized_keys, resolve_pending_events
 
 PERSON_ASSIGNMENTS_KEY = AssetKey(["identity", "person_assignments"])
 EVENT_MATCHES_KEY = AssetKey(["identity", "event_matches"])
@@ -124,6 +124,7 @@ def lead_identities(context: AssetExecutionContext, warehouse: DuckDBResource, i
             "new_events": outcome.new_events,
             "unmerges_applied": outcome.unmerges_applied,
             "merges": int((assignments["change"] == "merged").sum()) if len(assignments) else 0,
+            "escalated_blocking_key_oversized": escalated_for_oversized_keys(matches) if len(matches) else 0,
             **{f"person_{name}": int(count) for name, count in person.items()},
         },
     )

@@ -9,6 +9,11 @@ the result. Records are events (record id = event_id) and CRM contacts (record i
   assets/identity/rules.py come first: an exact email key with an agreeing name links an event to its CRM
   contact whatever the phone says; a confusable address or names alone across company domains is held
   for review whatever the probability, with the reason (both spellings) in `person_review_reason`.
+- A new event sharing a blocking key whose block alone is oversized (guards.oversized_blocking_keys: a load
+  test's thousands of "Test User" events, a role mailbox) is not scored: its block would outgrow the
+  candidate-pair guard and, since it stays pending, stop every later run. It goes to review with the rule,
+  the key and its size in `person_review_reason` (`blocking_key_oversized: ...`) and a record of the same
+  block as its candidate, under a person id of its own; the other events are scored as usual.
 - Account: each new event is scored against the CRM accounts (one row per account domain).
 - person_id persists: a cluster keeps the smallest person id it already had; a contact nobody linked yet
   has the stable id `per_<sha256("contact:<id>")>`.
@@ -26,10 +31,22 @@ from datetime import datetime
 import pandas as pd
 from pydantic import BaseModel
 
-from assets.identity.guards import GuardResult, check_auto_link_share, check_largest_cluster
+from assets.identity.guards import (
+    GuardResult,
+    check_auto_link_share,
+    check_largest_cluster,
+    default_blocking_key_pair_limit,
+)
 from assets.identity.prepare import LEAD_ACCOUNT_INPUT_COLUMNS, PERSON_INPUT_COLUMNS
 from assets.identity.rules import domain_owners
-from assets.identity.scoring import Thresholds, cluster_people, person_candidate_pairs, score_accounts
+from assets.identity.scoring import (
+    PAIR_COLUMNS,
+    Thresholds,
+    cluster_people,
+    person_candidate_pairs,
+    person_oversized_blocks,
+    score_accounts,
+)
 
 CONTACT_PREFIX = "contact:"
 # The identity models' input columns, as raw.inbound_events carries them (record_id = event_id).
@@ -74,10 +91,21 @@ class IdentityPolicy(BaseModel):
     # New events scored per chunk (warehouse.resolve_pending_events): 1k new leads against 100k records
     # make ~3.7k candidate pairs, so 5,000 per chunk stays far below max_candidate_pairs.
     chunk_size: int = 5_000
+    # Pairs one blocking key may make before its new events go to review; None derives it from
+    # max_candidate_pairs (blocking_key_pair_limit).
+    max_pairs_per_blocking_key: int | None = None
 
     @property
     def thresholds(self) -> Thresholds:
         return Thresholds(auto_link=self.auto_link, review=self.review)
+
+    @property
+    def blocking_key_pair_limit(self) -> int:
+        """Pairs one blocking key may make before its events go to review: `max_pairs_per_blocking_key`,
+        or by default 1/20 of max_candidate_pairs (guards.KEY_SHARE_OF_PAIR_LIMIT), 1M at the default."""
+        if self.max_pairs_per_blocking_key is not None:
+            return self.max_pairs_per_blocking_key
+        return default_blocking_key_pair_limit(self.max_candidate_pairs)
 
 
 @dataclass
@@ -178,14 +206,22 @@ def resolve_batch(
     contact_records = contact_person_records(contacts, accounts)
     pool = pd.concat([earlier_events[PERSON_COLUMNS], contact_records[PERSON_COLUMNS]], ignore_index=True)
     pool = pool[~pool["record_id"].astype(str).isin(pinned_record_ids)].reset_index(drop=True)
-    pairs = person_candidate_pairs(
-        new_events[PERSON_COLUMNS],
-        pool,
-        min_probability=thresholds.review,
-        max_candidate_pairs=policy.max_candidate_pairs,
-        contact_ids=set(contact_records["record_id"]),
-        domain_owners=domain_owners(account_domains),
-    )
+    # Oversized blocks leave before the pair-volume guard: the guard still sees every other block.
+    oversized = person_oversized_blocks(
+        new_events[PERSON_COLUMNS], pool, limit_per_key=policy.blocking_key_pair_limit
+    ).set_index("record_id")
+    scored_events = new_events[~new_events["record_id"].astype(str).isin(oversized.index)]
+    if len(scored_events):
+        pairs = person_candidate_pairs(
+            scored_events[PERSON_COLUMNS],
+            pool,
+            min_probability=thresholds.review,
+            max_candidate_pairs=policy.max_candidate_pairs,
+            contact_ids=set(contact_records["record_id"]),
+            domain_owners=domain_owners(account_domains),
+        )
+    else:
+        pairs = pd.DataFrame(columns=PAIR_COLUMNS)
     existing_ids = {
         record_id: current_person_ids.get(record_id, stable_person_id(record_id))
         for record_id in pool["record_id"].astype(str)
@@ -194,6 +230,12 @@ def resolve_batch(
     person_of = {**existing_ids, **dict(zip(clusters["record_id"], clusters["person_id"], strict=True))}
 
     best = _best_candidates(pairs, new_ids, thresholds.auto_link)
+    held = best["new_record_id"].isin(oversized.index)
+    best = best.astype({"candidate_id": object, "candidate_source": object, "hold_reason": object})
+    held_ids = best.loc[held, "new_record_id"]
+    best.loc[held, "candidate_id"] = held_ids.map(oversized["candidate_id"])
+    best.loc[held, "candidate_source"] = held_ids.map(oversized["candidate_source"])
+    best.loc[held, "hold_reason"] = held_ids.map(oversized["reason"])
     if len(accounts):
         accounts_scored = score_accounts(
             new_events[ACCOUNT_COLUMNS],
@@ -207,10 +249,13 @@ def resolve_batch(
         accounts_scored = pd.DataFrame(
             {"new_record_id": new_ids, "candidate_id": None, "match_method": None, "match_probability": None}
         ).assign(decision="new")
-    # A held pair (rules.hold_reason) is no edge of the clustering: at best it is a review candidate.
+    # A held pair (rules.hold_reason) is no edge of the clustering: at best it is a review candidate. An
+    # event of an oversized block was not scored: review, with no probability.
     decisions = [
-        "review" if thresholds.decide(p) == "linked" and isinstance(reason, str) else thresholds.decide(p)
-        for p, reason in zip(best["match_probability"], best["hold_reason"], strict=True)
+        "review"
+        if out or (thresholds.decide(p) == "linked" and isinstance(reason, str))
+        else thresholds.decide(p)
+        for p, reason, out in zip(best["match_probability"], best["hold_reason"], held, strict=True)
     ]
     matches = pd.DataFrame(
         {

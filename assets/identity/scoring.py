@@ -27,6 +27,7 @@ from assets.identity.guards import (
     DEFAULT_MAX_CANDIDATE_PAIRS,
     candidate_pair_upper_bound,
     candidate_pair_volume_result,
+    oversized_blocking_keys,
 )
 from assets.identity.prepare import (
     IdentityInputError,
@@ -237,6 +238,23 @@ def person_candidate_pairs(
         scored = pd.MultiIndex.from_frame(pairs[["new_record_id", "candidate_id"]])
         pairs = pd.concat([pairs[~scored.isin(linked_by_rule)], rule_pairs], ignore_index=True)
     return pairs.reset_index(drop=True)
+
+
+def person_oversized_blocks(
+    new_records: pd.DataFrame,
+    existing_records: pd.DataFrame,
+    model_path: Path = PERSON_MODEL_PATH,
+    *,
+    limit_per_key: int,
+) -> pd.DataFrame:
+    """guards.oversized_blocking_keys for person inputs, under the blocking rules saved in the model (the
+    rules predict uses)."""
+    return oversized_blocking_keys(
+        prepare_people(new_records, "new records"),
+        prepare_people(existing_records, "existing records"),
+        _model_blocking_rules(model_path),
+        limit_per_key=limit_per_key,
+    )
 
 
 def _best_per_record(pairs: pd.DataFrame, record_ids: pd.Series, thresholds: Thresholds) -> pd.DataFrame:

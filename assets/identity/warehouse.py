@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from assets.identity.guards import GuardRailError, GuardResult
+from assets.identity.guards import OVERSIZED_KEY_REASON, GuardRailError, GuardResult
 from assets.identity.resolve import (
     ACCOUNT_COLUMNS,
     ASSIGNMENT_COLUMNS,
@@ -179,6 +179,14 @@ def _write_resolution(
         raise
 
 
+def escalated_for_oversized_keys(event_matches: pd.DataFrame) -> int:
+    """Events sent to review because they share an oversized blocking key (guards.oversized_blocking_keys)."""
+    return sum(
+        isinstance(reason, str) and reason.startswith(OVERSIZED_KEY_REASON)
+        for reason in event_matches["person_review_reason"]
+    )
+
+
 def _combined(resolutions: list[Resolution]) -> Resolution | None:
     if not resolutions:
         return None
@@ -252,9 +260,11 @@ def resolve_pending_events(
             dict(zip(resolution.assignments["record_id"], resolution.assignments["person_id"], strict=True))
         )
         earlier = pd.concat([earlier, chunk], ignore_index=True)
+        oversized = escalated_for_oversized_keys(resolution.event_matches)
         say(
-            f"identity chunk {number}/{len(chunks)}: {len(chunk):,} events resolved, "
-            f"{sum(len(r.event_matches) for r in done):,} of {len(new_events):,} so far"
+            f"identity chunk {number}/{len(chunks)}: {len(chunk):,} events resolved"
+            + (f" ({oversized:,} to review: {OVERSIZED_KEY_REASON})" if oversized else "")
+            + f", {sum(len(r.event_matches) for r in done):,} of {len(new_events):,} so far"
         )
     combined = _combined(done)
     return BatchOutcome(combined, len(new_events), len(unmerge_rows), problems, combined.guards, True)

@@ -15,6 +15,7 @@ from assets.identity.guards import (
     check_candidate_pair_volume,
     check_largest_cluster,
     count_candidate_pairs,
+    oversized_blocking_keys,
 )
 from assets.identity.prepare import prepare_people
 from assets.identity.scoring import score_people
@@ -84,3 +85,63 @@ def test_auto_link_share_guard_fails_when_nearly_everything_auto_links() -> None
     scores = pd.DataFrame({"decision": ["linked"] * 19 + ["new"]})
     assert not check_auto_link_share(scores, limit=0.9).passed
     assert check_auto_link_share(scores.iloc[10:], limit=0.9).passed
+
+
+def _person(record_id: str, first: str, last: str, country: str = "US", email: str | None = None) -> dict:
+    return {
+        "record_id": record_id,
+        "email_key": email or f"{record_id}@example.com",
+        "first_name": first,
+        "last_name": last,
+        "company_key": None,
+        "country_code": country,
+        "phone": None,
+    }
+
+
+def test_oversized_blocking_keys_names_the_rule_the_key_and_its_pairs_within_and_against_earlier() -> None:
+    rules = [
+        block_on("email_key"),
+        block_on("first_name", "last_name", "country_code"),
+        "l.email_key <> r.email_key",
+    ]
+    new = pd.DataFrame(
+        [_person(f"n{i}", "test", "user") for i in range(5)]
+        + [_person("j1", "jane", "doe"), _person("j2", "jane", "doe"), _person("x1", "test", "user", "DE")]
+    )
+    existing = pd.DataFrame(
+        [_person(f"e{i}", "test", "user") for i in range(2)] + [_person("e9", "jane", "doe")]
+    )
+
+    # test/user/US: 5·4/2 = 10 pairs within the new records + 5·2 = 10 against the earlier ones.
+    found = oversized_blocking_keys(new, existing, rules, limit_per_key=19)
+
+    assert found["record_id"].tolist() == [f"n{i}" for i in range(5)]
+    assert set(found["rule"]) == {"first_name, last_name, country_code"}
+    assert set(found["key"]) == {("test", "user", "US")}
+    assert set(zip(found["new_records"], found["existing_records"], found["pairs"], strict=True)) == {
+        (5, 2, 20)
+    }
+    # The earliest earlier record of the block is every new record's candidate.
+    assert set(zip(found["candidate_id"], found["candidate_source"], strict=True)) == {("e0", "existing")}
+    assert all(
+        r.startswith("blocking_key_oversized: rule (first_name, last_name, country_code)")
+        for r in found["reason"]
+    )
+    assert "20 candidate pairs (limit 19 per key)" in found["reason"].iloc[0]
+    # At the limit nothing is oversized; the rule without an equi-join is the guard's, never a key's.
+    assert oversized_blocking_keys(new, existing, rules, limit_per_key=20).empty
+
+
+def test_an_oversized_block_of_new_records_alone_points_each_at_another_new_record() -> None:
+    new = pd.DataFrame([_person(f"n{i}", "test", "user") for i in range(4)])
+    found = oversized_blocking_keys(
+        new, new.iloc[0:0], [block_on("first_name", "last_name", "country_code")], limit_per_key=5
+    )
+    assert dict(zip(found["record_id"], found["candidate_id"], strict=True)) == {
+        "n0": "n1",
+        "n1": "n0",
+        "n2": "n0",
+        "n3": "n0",
+    }
+    assert set(found["candidate_source"]) == {"batch"} and set(found["pairs"]) == {6}

@@ -176,3 +176,77 @@ def test_an_empty_crm_is_a_valid_state(tmp_path: Path) -> None:
         path, [event("e1", 1, email="solo@nowhere-example.com", first_name="Solo", last_name="Han")]
     )
     assert set(_people(path)) == {"e1"}
+
+
+def test_a_key_most_events_share_is_escalated_with_its_reason_and_never_stops_the_step(
+    warehouse: Path,
+) -> None:
+    # 2,000 pairs at most, so one key may make 100: 70 "Test User" events make 2,415 pairs in their
+    # name-and-country block alone, enough to fail the pair-volume guard were they scored.
+    policy = IdentityPolicy(max_candidate_pairs=2_000)
+    test_users = [
+        event(
+            f"t{i:02d}",
+            i,
+            email=f"load{i}@test-example.com",
+            first_name="Test",
+            last_name="User",
+            country_code="US",
+        )
+        for i in range(70)
+    ]
+    people_events = [
+        event("k1", 100, email="kim.lee@acme.com", first_name="Kim", last_name="Lee", country_code="US"),
+        event("k2", 101, email="kim.lee@acme.com", first_name="Kim", last_name="Lee", country_code="US"),
+        event("r1", 102, email="robert.smith@acme.com", first_name="Robert", last_name="Smith"),
+    ]
+    _insert_raw(warehouse, test_users[:35] + people_events + test_users[35:])
+    with duckdb.connect(str(warehouse)) as con:
+        outcome = resolve_pending_events(con, policy, "run-skew", datetime(2026, 12, 8, 1))
+        matches = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "select event_id, person_decision, person_candidate_id, person_candidate_person_id,"
+                " person_match_probability, person_review_reason from identity.event_matches"
+            ).fetchall()
+        }
+    people = _people(warehouse)
+
+    assert outcome.written and not outcome.problems and outcome.new_events == 73
+    assert len(matches) == 73
+    for event_id in (e["event_id"] for e in test_users):
+        decision, candidate, candidate_person, probability, reason = matches[event_id]
+        assert decision == "review" and probability is None
+        assert reason.startswith("blocking_key_oversized: rule (first_name, last_name, country_code)")
+        assert "('test', 'user', 'US')" in reason
+        # The reviewer sees another event of the block, never the event itself; nothing links them.
+        assert candidate.startswith("t") and candidate != event_id
+        assert candidate_person == people[candidate] != people[event_id]
+    assert len({people[e["event_id"]] for e in test_users}) == 70
+    assert matches["k1"][0] == "new" and matches["k2"][0] == "linked"
+    assert people["k1"] == people["k2"]
+    assert matches["r1"][0] == "linked" and people["r1"] == people["contact:con_robert"]
+
+    # A later run meets the same key again: escalated against the earlier events, the run goes through.
+    _insert_raw(
+        warehouse,
+        [
+            event(
+                f"u{i}",
+                200 + i,
+                email=f"more{i}@test-example.com",
+                first_name="Test",
+                last_name="User",
+                country_code="US",
+            )
+            for i in range(3)
+        ],
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        later = resolve_pending_events(con, policy, "run-skew-2", datetime(2026, 12, 8, 2))
+        rows = con.execute(
+            "select person_decision, person_candidate_source, person_review_reason"
+            " from identity.event_matches where event_id like 'u%'"
+        ).fetchall()
+    assert later.written and len(rows) == 3
+    assert all(d == "review" and s == "lead" and "3 new and 70 earlier" in r for d, s, r in rows), rows
