@@ -3,10 +3,14 @@
     nice .venv/bin/python bench/bench_backlog.py identity --leads 50000 \
         --out bench/results/backlog-identity-50k.json
     nice .venv/bin/python bench/bench_backlog.py job --leads 50000 --out bench/results/backlog-job-50k.json
+    nice .venv/bin/python bench/bench_backlog.py identity --leads 50000 --skew 0.333 \
+        --out bench/results/backlog-identity-50k-skewed.json
 
 The lines are the identity generator's leads (assets/identity/generator.py: real name lists, repeat
 submitters across sources, people already CRM contacts, nicknames, typos, alias domains, personal
-mailboxes) written as raw inbound events, one JSON object per line, in one landed file.
+mailboxes) written as raw inbound events, one JSON object per line, in one landed file. With `--skew S`, a
+share S of the lines, spread evenly, are a load test's "Test User" in US (their own e-mail addresses kept):
+one first name + last name + country blocking key most of a chunk shares.
 
 - identity: the two stages where a backlog's size can raise a guard limit, for real and nothing else: the
   ingest (parse, validate, normalize, insert: `ingest_files`) of the landed file, then the identity step
@@ -78,11 +82,12 @@ def _text(value) -> str | None:
     return None if value is None or value != value else str(value)  # NaN → None
 
 
-def landing_lines(dataset, leads: int) -> list[str]:
-    """The first `leads` generated leads as raw inbound events in arrival order."""
+def landing_lines(dataset, leads: int, skew: float = 0.0) -> list[str]:
+    """The first `leads` generated leads as raw inbound events in arrival order; a share `skew` of them
+    renamed "Test User" in US."""
     frame = dataset.leads.sort_values(["received_at", "record_id"]).iloc[:leads]
     lines = []
-    for row in frame.itertuples(index=False):
+    for position, row in enumerate(frame.itertuples(index=False)):
         event = {
             "event_id": row.record_id,
             "source": CONTRACT_SOURCE[row.source],
@@ -96,6 +101,8 @@ def landing_lines(dataset, leads: int) -> list[str]:
             "phone": _text(row.phone_e164),
             "message": "Looking for a demo and pricing for our team.",
         }
+        if int((position + 1) * skew) > int(position * skew):
+            event.update(first_name="Test", last_name="User", country="US")
         lines.append(json.dumps({key: value for key, value in event.items() if value is not None}))
     return lines
 
@@ -112,7 +119,7 @@ def crm_snapshot(con, dataset) -> None:
     insert_frames(con, generated_crm_frames(dataset), "crm")
 
 
-def identity(leads: int, seed: int) -> dict:
+def identity(leads: int, seed: int, skew: float = 0.0) -> dict:
     import duckdb
 
     from assets.identity.resolve import IdentityPolicy
@@ -123,7 +130,7 @@ def identity(leads: int, seed: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="leadops-backlog-"))
     started = time.perf_counter()
     dataset = generated_backlog(leads, seed)
-    lines = landing_lines(dataset, leads)
+    lines = landing_lines(dataset, leads, skew)
     landed = write_events_atomically(work / "landing", lines, name="backlog.jsonl")
     generated_seconds = time.perf_counter() - started
     policy = IdentityPolicy()
@@ -160,10 +167,15 @@ def identity(leads: int, seed: int) -> dict:
         matched = con.execute(
             "select person_decision, count(*) from identity.event_matches group by 1 order by 1"
         ).fetchall()
+        oversized = con.execute(
+            "select count(*) from identity.event_matches"
+            " where person_review_reason like 'blocking_key_oversized%'"
+        ).fetchone()[0]
     return {
         "mode": "identity",
         "leads": leads,
         "seed": seed,
+        "skew": skew,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_average_at_end": round(os.getloadavg()[0], 1),
         "generate_seconds": round(generated_seconds, 1),
@@ -174,6 +186,7 @@ def identity(leads: int, seed: int) -> dict:
             "written": outcome.written,
             "new_events": outcome.new_events,
             "person_decisions": dict(matched),
+            "escalated_blocking_key_oversized": oversized,
             "problems": outcome.problems,
             "chunks": progress,
         },
@@ -234,9 +247,15 @@ def main() -> None:
     parser.add_argument("mode", choices=("identity", "job"))
     parser.add_argument("--leads", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=29)
+    parser.add_argument(
+        "--skew", type=float, default=0.0, help='identity mode: share of lines renamed "Test User" in US'
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     args = parser.parse_args()
-    result = identity(args.leads, args.seed) if args.mode == "identity" else job(args.leads, args.seed)
+    if args.mode == "identity":
+        result = identity(args.leads, args.seed, args.skew)
+    else:
+        result = job(args.leads, args.seed)
     result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     text = json.dumps(result, indent=2, default=str)
     print(text)
