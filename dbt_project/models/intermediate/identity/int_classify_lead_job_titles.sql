@@ -19,8 +19,8 @@
 {#- Characters past the end of the "to" list are deleted: dots, so that V.P. is vp and Sr. is sr. -#}
 {%- set translate_from = (character_folds | map(attribute=0) | join) ~ (separators | join) ~ '.' -%}
 {%- set translate_to = (character_folds | map(attribute=1) | join) ~ (' ' * (separators | length)) -%}
-{%- set normalized = namespace(sql="translate(lower(__text__), '" ~ translate_from | replace("'", "''")
-    ~ "', '" ~ translate_to ~ "')") -%}
+{%- set normalized = namespace(sql="translate(lower(__text__), " ~ string_literal(translate_from)
+    ~ ", '" ~ translate_to ~ "')") -%}
 {%- for search, replacement in [('æ', 'ae'), ('œ', 'oe'), ('ß', 'ss')] -%}
     {%- set normalized.sql = "replace(" ~ normalized.sql ~ ", '" ~ search ~ "', '" ~ replacement ~ "')" -%}
 {%- endfor -%}

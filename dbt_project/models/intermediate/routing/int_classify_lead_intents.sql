@@ -32,7 +32,9 @@ messages as (
         disqualifying_spam_signals,
         lower(trim(coalesce(message, ''))) as message_text,
         translate(
-            strip_accents(lower(regexp_replace(coalesce(message, ''), '[\x{00AD}\x{200B}-\x{200F}\x{2060}\x{FEFF}]', '', 'g'))),
+            {{ fold_accents("lower(" ~ regexp_replace_all(
+                "coalesce(message, '')", '[\\x{00AD}\\x{200B}-\\x{200F}\\x{2060}\\x{FEFF}]', ''
+            ) ~ ")") }},
             '01345@$7аеорсухі',
             'oieasastaeopcyxi'
         ) as instruction_folded
@@ -45,8 +47,9 @@ instruction_rules as (
         priority,
         applies_to,
         lower(keyword) as keyword,
-        ' ' || trim(regexp_replace(translate(strip_accents(lower(keyword)), '01345@$7аеорсухі', 'oieasastaeopcyxi'), '[^a-z]+', ' ', 'g')) || ' ' as keyword_words,
-        regexp_replace(translate(strip_accents(lower(keyword)), '01345@$7аеорсухі', 'oieasastaeopcyxi'), '[^a-z]+', '', 'g') as keyword_letters
+        {%- set keyword_folded = "translate(" ~ fold_accents("lower(keyword)") ~ ", '01345@$7аеорсухі', 'oieasastaeopcyxi')" %}
+        ' ' || trim({{ regexp_replace_all(keyword_folded, '[^a-z]+', ' ') }}) || ' ' as keyword_words,
+        {{ regexp_replace_all(keyword_folded, '[^a-z]+', '') }} as keyword_letters
     from intent_rules
     where applies_to in ('instruction_like', 'instruction_marker') and keyword is not null
 ),
@@ -71,10 +74,10 @@ instruction_matches as (
                     instruction_rules.applies_to = 'instruction_like'
                     and instruction_rules.keyword_letters <> ''
                     and (
-                        {{ dbt.position("instruction_rules.keyword_words", "' ' || trim(regexp_replace(messages.instruction_folded, '[^a-z]+', ' ', 'g')) || ' '") }} > 0
+                        {{ dbt.position("instruction_rules.keyword_words", "' ' || trim(" ~ regexp_replace_all('messages.instruction_folded', '[^a-z]+', ' ') ~ ") || ' '") }} > 0
                         or (
                             length(instruction_rules.keyword_letters) >= 12
-                            and {{ dbt.position("instruction_rules.keyword_letters", "regexp_replace(messages.instruction_folded, '[^a-z]+', '', 'g')") }} > 0
+                            and {{ dbt.position("instruction_rules.keyword_letters", regexp_replace_all('messages.instruction_folded', '[^a-z]+', '')) }} > 0
                         )
                     )
                 )

@@ -163,7 +163,7 @@ decided as (
             'rule_id': "case when new_decisions.has_no_owner then 'no_active_owner' else new_decisions.rule_id end",
             'owner_id': "coalesce(new_decisions.owner_id, new_decisions.round_robin_owner_id)",
             'previous_owner_id': "cast(null as " ~ dbt.type_string() ~ ")",
-            'decided_at': "cast(" ~ dbt.current_timestamp() ~ " as " ~ dbt.type_timestamp() ~ ")",
+            'decided_at': decision_time(),
             'decided_by': "'leadops-pipeline'",
             'override_id': "cast(null as " ~ dbt.type_string() ~ ")",
         }) }}
@@ -250,7 +250,7 @@ final as (
             'previous_owner_id': "case when " ~ overridden
                 ~ " then with_overrides.owner_id else with_overrides.previous_owner_id end",
             'decided_at': "case when " ~ overridden
-                ~ " then cast(" ~ dbt.current_timestamp() ~ " as " ~ dbt.type_timestamp() ~ ")"
+                ~ " then " ~ decision_time()
                 ~ " else with_overrides.decided_at end",
             'decided_by': "case when " ~ overridden
                 ~ " then with_overrides.override_actor else with_overrides.decided_by end",

@@ -379,9 +379,10 @@ happenings as (
 
 select
     lead_id,
+    -- nulls last, spelled out: DuckDB's default, while Spark puts nulls first in an ascending order.
     row_number() over (
         partition by lead_id
-        order by occurred_at, step_order, subject_id, detail
+        order by occurred_at nulls last, step_order nulls last, subject_id nulls last, detail nulls last
     ) as position,
     occurred_at,
     step,

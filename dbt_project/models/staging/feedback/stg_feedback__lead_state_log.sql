@@ -14,7 +14,8 @@
         lead_id,
         from_state,
         to_state,
-        "at" as logged_at,
+        -- Quoted by the adapter: Spark reads "at" as the string 'at'.
+        {{ adapter.quote('at') }} as logged_at,
         actor,
         rules_version,
         evidence_json,
