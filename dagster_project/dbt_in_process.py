@@ -179,7 +179,7 @@ def dbt_build_in_process(
 
 
 def dbt_audit_in_process(project: DbtProject, selection: str, run_id: str) -> tuple[int, list[str]]:
-    """`dbt test` for the audit-tagged tests: (how many ran, one line per failure)."""
+    """`dbt test` for the selected tests: (how many ran, one line per failure)."""
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_dict
 

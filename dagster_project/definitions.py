@@ -42,7 +42,7 @@ from assets.outbound.reconciliation import crm_reconciliation
 from assets.outbound.resource import OutboxResource
 from assets.overrides.assets import operator_overrides
 from assets.overrides.resources import OverridesFile
-from dagster_project.dbt import leadops_dbt_decisions, leadops_dbt_models
+from dagster_project.dbt import leadops_dbt_decisions, leadops_dbt_models, leadops_dbt_outcomes
 from dagster_project.jobs import (
     audit_warehouse_job,
     audit_warehouse_schedule,
@@ -51,6 +51,7 @@ from dagster_project.jobs import (
     process_outcomes_job,
     pull_crm_job,
     reconcile_crm_job,
+    refresh_outcomes_schedule,
     retry_due_actions_job,
     safety_net_schedule,
 )
@@ -183,6 +184,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             leadops_dbt_models,
             lead_interpretations,
             leadops_dbt_decisions,
+            leadops_dbt_outcomes,
             lead_state_log,
             crm_writes,
             outbox_delivery,
@@ -225,6 +227,7 @@ def build_definitions(settings: Settings, resources: dict[str, object] | None = 
             audit_warehouse_schedule,
             pull_crm_schedule,
             reconcile_crm_schedule,
+            refresh_outcomes_schedule,
         ],
         resources={**build_resources(settings), **(resources or {})},
         executor=in_process_executor,

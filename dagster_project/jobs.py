@@ -25,7 +25,7 @@ from assets.ingest.resources import LandingZone
 from assets.outbound.assets import OUTBOX_RETRY_GROUP, SLA_GROUP
 from assets.outbound.publish import READER_COPY_KEY
 from assets.outbound.reconciliation import RECONCILIATION_GROUP
-from dagster_project.dbt import dbt_audit_tests
+from dagster_project.dbt import dbt_audit_tests, leadops_dbt_outcomes
 from dagster_project.run_lock import describe_this_process, hold_run_lock, run_lock_path
 from dagster_project.settings import current_settings
 
@@ -95,19 +95,39 @@ process_leads_job = define_asset_job(
         "dbt_marts",
         "decisions",
         "outbound",
-    ),
+    )
+    - AssetSelection.assets(leadops_dbt_outcomes),
     executor_def=one_run_at_a_time_executor,
     description="Landing zone → raw → dbt (normalize, match, route) → state log → CRM writes → reader copy.",
 )
 
 # Outcome feedback: the feedback asset, the dbt models tagged `outcomes` (dagster-dbt turns dbt tags into
-# asset tags) and the report. Same one-run-at-a-time executor: it writes the same DuckDB file.
+# asset tags: the outcome models, dbt.py OUTCOMES_SELECTION, and the feedback staging views between them and
+# raw_outcome_events, which keep them in order) and the report. Same one-run-at-a-time executor: it writes
+# the same DuckDB file.
 process_outcomes_job = define_asset_job(
     name="process_outcomes",
     selection=AssetSelection.groups("feedback") | AssetSelection.tag("outcomes", ""),
     executor_def=one_run_at_a_time_executor,
     description="Feedback folder → raw.outcome_events → outcome marts (dbt) → HTML report.",
 )
+
+
+@schedule(
+    name="refresh_outcomes",
+    job=process_outcomes_job,
+    cron_schedule=current_settings().outcomes_refresh_cron,
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Rebuilds the outcome marts and the report with the leads decided since the last build.",
+)
+def refresh_outcomes_schedule(context: ScheduleEvaluationContext):
+    """Batches do not build the outcome marts (they read whole history); this keeps speed-to-lead and
+    workload current between feedback files. Files already in the feedback folder are stored on the way."""
+    return RunRequest(
+        run_config={"ops": {"raw_outcome_events": {"config": {"files": []}}}},
+        tags={"leadops/trigger": "outcomes_schedule"},
+    )
+
 
 # Sends the outbox's due actions and publishes the reader copy: no ingest, no dbt, so a retry is seconds.
 # Same one-run-at-a-time executor: it writes the same DuckDB file. Launched by sensors/outbox_retry.py.
@@ -165,7 +185,7 @@ def safety_net_schedule(context: ScheduleEvaluationContext, landing: LandingZone
 @job(
     name="audit_warehouse",
     executor_def=one_run_at_a_time_executor,
-    description="Whole-warehouse dbt audits (tests tagged `audit`), kept off the per-batch path.",
+    description="Every dbt data test over the whole warehouse, incl. those kept off the per-batch path.",
 )
 def audit_warehouse_job() -> None:
     dbt_audit_tests()

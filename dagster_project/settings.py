@@ -248,6 +248,9 @@ class Settings:
     override_actor: str | None = None
     dagster_home_override: Path | None = None
     intake: IntakeSettings = field(default_factory=IntakeSettings)
+    # The outcome marts (speed-to-lead, routing accuracy, workload, calibration) read whole history, so
+    # they are rebuilt by `process_outcomes` (on feedback, and on this schedule) rather than per batch.
+    outcomes_refresh_cron: str = "*/15 * * * *"
     crm: CrmSettings = field(default_factory=CrmSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
@@ -264,6 +267,9 @@ class Settings:
                 "LEADOPS_SENSOR_INTERVAL_SECONDS", 5, int, minimum=1, maximum=3600
             ),
             safety_net_cron=_cron(env.text("LEADOPS_SAFETY_NET_CRON", "*/15 * * * *") or "*/15 * * * *"),
+            outcomes_refresh_cron=_cron(
+                env.text("LEADOPS_OUTCOMES_CRON") or cls.outcomes_refresh_cron, "LEADOPS_OUTCOMES_CRON"
+            ),
             identity=_identity_settings(env),
             enrichment=_enrichment_settings(env, home),
             llm=_llm_settings(env),
