@@ -43,6 +43,7 @@ def test_a_load_test_sharing_one_name_is_escalated_and_the_run_goes_on(prepared_
             queue = pipeline.read(
                 "select lead_id, escalation_reason, person_review_candidate_person_id from marts.review_queue"
             )
+            decided_because = dict(pipeline.read("select lead_id, reason from marts.lead_decisions"))
             with open_reader(pipeline.settings) as con:
                 explained = explain_text(con, lead_of["evt-load-05"])
         finally:
@@ -58,5 +59,7 @@ def test_a_load_test_sharing_one_name_is_escalated_and_the_run_goes_on(prepared_
     queued = [row for row in queue if row[0] in load_leads]
     assert len(queued) == TEST_USERS and {row[0] for row in queued} == load_leads
     assert all(rule == "low_confidence_match" and candidate for _, rule, candidate in queued)
+    # The reviewer reads why no probability is given: identity's reason, in the decision's own words.
+    assert all("(not scored: blocking_key_oversized: rule" in decided_because[lead] for lead in load_leads)
     assert reasons["evt-real"] is None
     assert "blocking_key_oversized: rule (first_name, last_name, country_code)" in explained

@@ -85,6 +85,7 @@ best_person_review as (
         person_candidate_source,
         person_candidate_person_id,
         person_match_probability,
+        person_review_reason,
         row_number() over (
             partition by lead_id order by received_at desc, person_match_probability desc
         ) as match_rank
@@ -114,6 +115,8 @@ select
         as person_review_candidate_person_id,
     case when person_contacts.contact_id is null then best_person_review.person_match_probability end
         as person_review_probability,
+    case when person_contacts.contact_id is null then best_person_review.person_review_reason end
+        as person_review_reason,
     case
         when person_contacts.account_id is null and best_linked_account.account_id is null
             then best_account_review.account_candidate_id

@@ -46,6 +46,7 @@ leads_with_accounts as (
         matches.person_review_candidate_id,
         matches.person_review_candidate_person_id,
         matches.person_review_probability,
+        matches.person_review_reason,
         matches.account_review_candidate_id,
         matches.account_review_method,
         matches.account_review_probability,

@@ -79,7 +79,9 @@ rule_policy_sensitive as (
 ),
 
 -- low_confidence_match: identity found a candidate person or account only in the review band -> a person
--- confirms the match before anyone acts on it (the candidates and probabilities are in the reason).
+-- confirms the match before anyone acts on it (the candidates and probabilities are in the reason; a
+-- person candidate identity held back from scoring, e.g. a blocking key shared by too many records,
+-- carries identity's reason instead of a probability).
 rule_low_confidence_match as (
     select
         lead_id,
@@ -96,7 +98,10 @@ rule_low_confidence_match as (
             ~ " then '; ' else '' end",
             "coalesce(" ~ dbt.concat([
                 "'person '", "person_review_candidate_person_id", "' via '", "person_review_candidate_id",
-                "' (p='", as_text("round(person_review_probability, 3)"), "')'",
+                "' ('",
+                "coalesce(" ~ dbt.concat(["'p='", as_text("round(person_review_probability, 3)")])
+                ~ ", " ~ dbt.concat(["'not scored: '", "person_review_reason"]) ~ ", 'not scored')",
+                "')'",
             ]) ~ ", '')",
         ]) }} as reason
     from leads
