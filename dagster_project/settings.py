@@ -236,6 +236,30 @@ class NotificationSettings:
     caldav_password_set: bool = False
 
 
+ENGINES = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Which engine runs the dbt project and splink (`LEADOPS_ENGINE`): the DuckDB file, or Apache Spark.
+
+    On Spark, dbt runs the `spark` target of dbt_project/profiles.yml (dbt-spark, `method: session`) in the
+    session integrations/spark/session.py starts, and splink uses that same session (`SparkAPI`).
+    `spark_master` is `local[N]` on one machine or a cluster manager's URL; the warehouse and checkpoint
+    folders are under the data home unless set (on a cluster: a shared file system or object store).
+    """
+
+    name: str = "duckdb"
+    spark_master: str = "local[2]"
+    spark_warehouse_dir: Path | None = None
+    spark_checkpoint_dir: Path | None = None
+
+    @property
+    def dbt_target(self) -> str:
+        """The dbt_project/profiles.yml output of this engine (they are named after the engines)."""
+        return self.name
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -254,6 +278,7 @@ class Settings:
     crm: CrmSettings = field(default_factory=CrmSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -279,6 +304,7 @@ class Settings:
             crm=_crm_settings(env),
             outbox=_outbox_settings(env),
             notifications=_notification_settings(env),
+            engine=_engine_settings(env, home),
         )
 
     @property
@@ -466,6 +492,23 @@ def _intake_settings(env: _Reader) -> IntakeSettings:
             "LEADOPS_INTAKE_RATE_PER_SECOND", defaults.rate_per_second, float, minimum=0.01
         ),
         burst=env.number("LEADOPS_INTAKE_BURST", defaults.burst, int, minimum=1),
+    )
+
+
+def _engine_settings(env: _Reader, home: Path) -> EngineSettings:
+    name = env.text("LEADOPS_ENGINE", "duckdb") or "duckdb"
+    if name not in ENGINES:
+        raise SettingsError(f"LEADOPS_ENGINE must be one of {', '.join(ENGINES)}, got {name!r}")
+
+    def folder(variable: str, default: Path) -> Path:
+        raw = env.text(variable)
+        return Path(raw).expanduser().resolve() if raw else default
+
+    return EngineSettings(
+        name=name,
+        spark_master=env.text("LEADOPS_SPARK_MASTER", "local[2]") or "local[2]",
+        spark_warehouse_dir=folder("LEADOPS_SPARK_WAREHOUSE_DIR", home / "spark" / "warehouse"),
+        spark_checkpoint_dir=folder("LEADOPS_SPARK_CHECKPOINT_DIR", home / "spark" / "checkpoints"),
     )
 
 
