@@ -20,15 +20,22 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject
 from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV, get_updated_cli_invocation_params_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
+from assets.decisions.rules_version import rules_version
+
 # dbt events that carry a node's result; everything else is progress chatter.
 _RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
-# Each run writes its artefacts to its own folder; older ones are pruned (each is ~1.7 MB).
+# Each run writes its dbt log (and parse state) to its own folder; older ones are pruned.
 _KEEP_RUN_TARGETS = 20
+# No manifest.json or run_results.json per step: dbt wrote the ~2 MB manifest twice per invocation (~1 s
+# each on 2 cores), and nothing reads them; node results arrive as events and the log keeps them.
+_NO_ARTEFACTS = "--no-write-json"
 _PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # What dbt's profile and project read from the environment (dbt.py `_share_with_dbt` sets them per step).
 _DBT_ENVIRONMENT = ("LEADOPS_WAREHOUSE_PATH", "LEADOPS_POLICY_DIR")
-# A warm process (warm_launcher.py) parses the project once and its forked runs build from that manifest:
-# a dbt step then skips dbt's own parse (4–4.5 s partial, 7 s cold, per step, twice a run).
+# The parsed project, kept for the life of the process: a warm process (warm_launcher.py) parses once and
+# its forked runs build from that manifest, and any other process parses at its first dbt step and reuses
+# the result while the environment and the project's files are unchanged. A dbt step then skips dbt's own
+# parse (1–1.5 s partial, 4–7 s cold, per step, twice a run).
 _warm: dict[str, Any] = {}
 
 
@@ -73,7 +80,7 @@ def _release_duckdb() -> None:
 
 
 def preload_manifest(project: DbtProject, environment: dict[str, str]) -> None:
-    """Parse the project in this (warm) process with the environment its runs give dbt."""
+    """Parse the project in this process with the environment its dbt steps give dbt."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(environment)
@@ -96,20 +103,26 @@ def preload_manifest(project: DbtProject, environment: dict[str, str]) -> None:
     finally:
         _release_duckdb()
     if result.success:
-        _warm.update(
-            manifest=result.result,
-            environment={name: os.environ.get(name) for name in _DBT_ENVIRONMENT},
-        )
+        _warm.update(manifest=result.result, made_for=_parse_inputs(project))
+        _keep_parse_state(project, target)
 
 
-def _warm_manifest():
-    """The warm process's parsed manifest when this step gives dbt the same environment. The project's
-    sources are the warm process's own: it is replaced when one changes (warm_launcher.py)."""
-    if not _warm:
-        return None
-    if _warm["environment"] != {name: os.environ.get(name) for name in _DBT_ENVIRONMENT}:
-        return None
-    return _warm["manifest"]
+def _parse_inputs(project: DbtProject) -> tuple[Any, ...]:
+    """What a parsed manifest depends on: the environment dbt reads and the content of the project's
+    files (rules_version hashes the SQL, YAML, seeds and the policy folder; ~5 ms)."""
+    environment = tuple(os.environ.get(name) for name in _DBT_ENVIRONMENT)
+    policy_dir = os.environ.get("LEADOPS_POLICY_DIR")
+    fingerprint = rules_version(Path(project.project_dir), policy_dir) if policy_dir else None
+    return (*environment, fingerprint)
+
+
+def _parsed_manifest(project: DbtProject):
+    """This process's parsed manifest for the step's environment and files, parsing once when there is
+    none; None when the parse fails (dbt's own invocation then reports why)."""
+    if not _warm or _warm["made_for"] != _parse_inputs(project):
+        _warm.clear()
+        preload_manifest(project, {})
+    return _warm.get("manifest")
 
 
 def dbt_build_in_process(
@@ -136,9 +149,10 @@ def dbt_build_in_process(
     if params.indirect_selection:
         os.environ[DBT_INDIRECT_SELECTION_ENV] = params.indirect_selection
     try:
-        result = dbtRunner(manifest=_warm_manifest(), callbacks=[collect]).invoke(
+        result = dbtRunner(manifest=_parsed_manifest(project), callbacks=[collect]).invoke(
             [
                 "build",
+                _NO_ARTEFACTS,
                 *extra_args,
                 *params.selection_args,
                 "--project-dir",
@@ -191,9 +205,10 @@ def dbt_audit_in_process(project: DbtProject, selection: str, run_id: str) -> tu
             results.append(msg_to_dict(message))
 
     try:
-        result = dbtRunner(manifest=_warm_manifest(), callbacks=[collect]).invoke(
+        result = dbtRunner(manifest=_parsed_manifest(project), callbacks=[collect]).invoke(
             [
                 "test",
+                _NO_ARTEFACTS,
                 "--select",
                 selection,
                 "--project-dir",
@@ -240,5 +255,5 @@ def _failure_description(result, raw_events: list[dict[str, Any]]) -> str:
     listing = "\n".join(f"- {line}" for line in failed[:20]) or "- (no node result; see the run's dbt log)"
     return (
         "dbt build failed; outbound writes are blocked until it passes.\n"
-        f"{listing}\nArtefacts and the full dbt log are in dbt_project/target/runs/."
+        f"{listing}\nThe full dbt log is in dbt_project/target/runs/."
     )
