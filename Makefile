@@ -33,7 +33,7 @@ demo: setup
 ## then LeadOps against a real self-hosted CRM (BottleCRM), then the same dbt project on Apache Spark (one
 ## in-process local[2] session, every mart compared with DuckDB's; 12-15 min on 2 shared cores, not 4).
 test: setup bottlecrm
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not bottlecrm and not system and not spark"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not bottlecrm and not system and not spark" --durations=15
 	$(BIN)/python -m pytest -q -m system
 	$(BIN)/python -m pytest -q -m bottlecrm
 	$(BIN)/python -m pytest -q -m spark
